@@ -1,0 +1,1 @@
+"""Pure rules and values of sriovstack: no I/O, no clocks, no environment."""

@@ -1,0 +1,83 @@
+"""The one error tree of sriovstack; presentation (exit codes, HTTP) is mapped elsewhere.
+
+SriovstackError
+├── InvalidInput        bad value from a person or a file: names the field and the rule
+├── NotFound            an unknown PF, VF, profile, netdev ...
+├── Conflict            the request is valid but the current state refuses it
+│   ├── VFsInUse        a VF that would vanish is bound, held by a guest or claimed
+│   └── FilterTableFull the NIC's MAC or VLAN filter table has no room
+├── KernelError         the kernel (real or simulated) refused a call; carries errno
+└── VerificationFailed  a change was accepted but reading it back shows something else
+"""
+
+from __future__ import annotations
+
+import errno as _errno
+import os
+
+
+class SriovstackError(Exception):
+    """Base of every error sriovstack raises on purpose."""
+
+
+class InvalidInput(SriovstackError):
+    """A value breaks a rule; the message names the field and the rule."""
+
+    def __init__(self, field: str, rule: str, value: object = None) -> None:
+        self.field = field
+        self.rule = rule
+        self.value = value
+        shown = "" if value is None else f" (got {value!r})"
+        super().__init__(f"{field}: {rule}{shown}")
+
+
+class NotFound(SriovstackError):
+    """Something named does not exist."""
+
+    def __init__(self, kind: str, key: object, hint: str = "") -> None:
+        self.kind = kind
+        self.key = key
+        super().__init__(f"{kind} {key!s} not found" + (f": {hint}" if hint else ""))
+
+
+class Conflict(SriovstackError):
+    """The request is well formed but the current state refuses it."""
+
+
+class VFsInUse(Conflict):
+    """VFs that a change would remove or reset are in use."""
+
+    def __init__(self, pf: str, in_use: list[str]) -> None:
+        self.pf = pf
+        self.in_use = in_use
+        super().__init__(
+            f"{pf}: VFs in use would vanish: {', '.join(in_use)} (use --force to go ahead anyway)"
+        )
+
+
+class FilterTableFull(Conflict):
+    """A NIC filter table (unicast MAC or VLAN) has no free entry."""
+
+    def __init__(self, pf: str, table: str, capacity: int) -> None:
+        self.pf = pf
+        self.table = table
+        self.capacity = capacity
+        super().__init__(f"{pf}: the NIC's {table} filter table is full ({capacity} entries)")
+
+
+class KernelError(SriovstackError):
+    """The kernel refused a call; ``errno`` is the POSIX error number it returned."""
+
+    def __init__(self, err: int, op: str, target: str, detail: str = "") -> None:
+        self.errno = err
+        self.op = op
+        self.target = target
+        self.detail = detail
+        name = _errno.errorcode.get(err, str(err))
+        text = os.strerror(err)
+        extra = f": {detail}" if detail else ""
+        super().__init__(f"{op} {target}: {name} ({text}){extra}")
+
+
+class VerificationFailed(SriovstackError):
+    """The kernel accepted a change but reading it back disagrees."""

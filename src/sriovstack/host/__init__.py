@@ -1,0 +1,1 @@
+"""Everything sriovstack knows about one host, written once above the kernel seam."""

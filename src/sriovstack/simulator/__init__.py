@@ -1,0 +1,1 @@
+"""Simulated SR-IOV hosts: a model of the kernel's SR-IOV ABI and of real NICs."""
