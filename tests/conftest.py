@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from tests.factories import boot
 
 from sriovstack.simulator.kernel import SimulatedKernel
-from tests.factories import boot
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""sriov_numvfs follows the kernel's checks in the kernel's order, and VF drivers bind as it does."""
+"""sriov_numvfs applies the kernel's checks in order; VF drivers bind as the kernel binds them."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ import errno
 from dataclasses import replace
 
 import pytest
+from tests.factories import boot
 
 from sriovstack.domain.addresses import PciAddress
 from sriovstack.domain.errors import KernelError
 from sriovstack.simulator.kernel import SimulatedKernel
 from sriovstack.simulator.profiles import load_profile
-from tests.factories import boot
 
 PF0 = "bus/pci/devices/0000:03:00.0"
 PF1 = "bus/pci/devices/0000:03:00.1"

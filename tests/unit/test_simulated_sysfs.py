@@ -5,10 +5,10 @@ from __future__ import annotations
 import errno
 
 import pytest
+from tests.factories import boot
 
 from sriovstack.domain.errors import KernelError
 from sriovstack.simulator.kernel import SimulatedKernel
-from tests.factories import boot
 
 PF1 = "bus/pci/devices/0000:03:00.1"
 
