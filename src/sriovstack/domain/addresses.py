@@ -70,6 +70,14 @@ class PciAddress:
         return f"{self.domain:04x}:{self.bus:02x}:{self.device:02x}.{self.function}"
 
 
+def vf_address(pf: PciAddress, *, offset: int, stride: int, index: int) -> PciAddress:
+    """Where VF ``index`` of a PF sits: PF routing ID + First VF Offset + VF Stride * index.
+
+    Offsets past the PF's bus (e.g. 384 without ARI) put VFs on the next bus numbers.
+    """
+    return PciAddress.from_routing_id(pf.domain, pf.routing_id + offset + stride * index)
+
+
 @dataclass(frozen=True, slots=True, order=True)
 class MacAddress:
     """A 48-bit Ethernet MAC address, printed lower-case with colons."""

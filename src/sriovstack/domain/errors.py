@@ -73,7 +73,8 @@ class KernelError(SriovstackError):
         self.op = op
         self.target = target
         self.detail = detail
-        name = _errno.errorcode.get(err, str(err))
+        # Python names 95 ENOTSUP; Linux tools and the kernel sources say EOPNOTSUPP.
+        name = "EOPNOTSUPP" if err == _errno.EOPNOTSUPP else _errno.errorcode.get(err, str(err))
         text = os.strerror(err)
         extra = f": {detail}" if detail else ""
         super().__init__(f"{op} {target}: {name} ({text}){extra}")

@@ -36,8 +36,8 @@ class ObservedVF:
 class ObservedLink:
     """A netdev: its flags and, for a PF asked with VF info, its VFs.
 
-    ``num_vfs`` is ``None`` for devices without a parent bus device (veth, bridge):
-    the kernel sends no IFLA_NUM_VF for those at all.
+    ``num_vfs`` is ``None`` when VF info was not asked for (a dump of all links) and for
+    devices without a parent bus device (veth, bridge), for which the kernel never sends it.
     """
 
     index: int
@@ -54,7 +54,7 @@ class ObservedLink:
         return self.admin_up and self.carrier
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@dataclass(frozen=True, slots=True)
 class FdbEntry:
     """A bridge FDB entry on a device: ``self`` entries live in the device's own unicast list."""
 

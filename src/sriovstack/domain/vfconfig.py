@@ -60,8 +60,7 @@ class VlanTag:
         check_vlan(self.vlan)
         if not 0 <= self.qos <= QOS_MAX:
             raise InvalidInput("qos", f"must be 0..{QOS_MAX}", self.qos)
-        if self.vlan == 0 and self.qos != 0:
-            raise InvalidInput("qos", "needs a VLAN: a priority is carried in a VLAN tag", self.qos)
+        # VLAN 0 with a QoS is priority tagging, which drivers accept: not refused here.
 
 
 @dataclass(frozen=True, slots=True)

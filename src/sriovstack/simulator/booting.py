@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from sriovstack.domain.addresses import PciAddress
+from sriovstack.domain.addresses import PciAddress, vf_address
 from sriovstack.simulator.profiles import BridgeProfile, CardProfile, FunctionProfile, HostProfile
 
 
@@ -82,8 +82,7 @@ class BootedPF:
 
     def vf_address(self, index: int) -> PciAddress:
         """VF routing per the SR-IOV capability: PF RID + offset + stride * index."""
-        rid = self.address.routing_id + self.offset + self.stride * index
-        return PciAddress.from_routing_id(self.address.domain, rid)
+        return vf_address(self.address, offset=self.offset, stride=self.stride, index=index)
 
 
 @dataclass(frozen=True, slots=True)

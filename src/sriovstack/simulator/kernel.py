@@ -366,7 +366,10 @@ class SimulatedKernel:
         pf = self._pf_of(netdev)
         if pf is None:
             return []
-        macs = [*self._default_multicast(pf), *pf.fdb]
+        defaults = self._default_multicast(pf)
+        # An address in the list twice (added while down, then joined by the stack on up) is
+        # one refcounted entry, and the dump shows it once.
+        macs = [*defaults, *(m for m in pf.fdb if m not in defaults)]
         return [FdbEntry(ifname=ifname, mac=m) for m in macs]
 
     def _default_multicast(self, pf: SimPF) -> tuple[MacAddress, ...]:
@@ -596,6 +599,7 @@ class SimulatedKernel:
             if pf.netdev is not None:
                 self.netdevs.pop(pf.netdev.ifname, None)
                 pf.netdev = None
+            pf.fdb.clear()  # the entries lived in the netdev's unicast list, gone with it
             return
         _, vf = self.find_vf_or_enodev(address)
         if vf.driver != driver:

@@ -100,7 +100,11 @@ def load_profile(name_or_path: str) -> HostProfile:
         path = Path(name_or_path)
         if not path.is_file():
             raise NotFound("profile file", name_or_path)
-        return parse_profile(path.read_text(encoding="utf-8"), source=str(path))
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidInput(str(path), f"is not UTF-8 text: {exc}") from None
+        return parse_profile(text, source=str(path))
     return _shipped_profile(name_or_path)
 
 
@@ -154,6 +158,14 @@ class _Reader:
             raise InvalidInput(f"{self.source}: {where}{key}", f"must be a {kind.__name__}", value)
         return value
 
+    def _tables(self, table: Mapping[str, Any], key: str, where: str) -> list[Mapping[str, Any]]:
+        """An array of tables; an entry of another type is refused by its index."""
+        items: list[Any] = self._get(table, key, list, where)
+        for i, item in enumerate(items):
+            if not isinstance(item, Mapping):
+                raise InvalidInput(f"{self.source}: {where}{key}[{i}]", "must be a table", item)
+        return items
+
     def _hex(self, table: Mapping[str, Any], key: str, where: str) -> int:
         text = self._get(table, key, str, where)
         try:
@@ -171,9 +183,9 @@ class _Reader:
 
     def profile(self) -> HostProfile:
         d = self.data
-        bridges = tuple(self._bridge(b, i) for i, b in enumerate(self._get(d, "bridge", list, "")))
+        bridges = tuple(self._bridge(b, i) for i, b in enumerate(self._tables(d, "bridge", "")))
         known = {b.address for b in bridges}
-        cards = tuple(self._card(c, i, known) for i, c in enumerate(self._get(d, "card", list, "")))
+        cards = tuple(self._card(c, i, known) for i, c in enumerate(self._tables(d, "card", "")))
         self._check_unique(cards)
         vendor = self._get(d, "cpu_vendor", str, "")
         if vendor not in ("intel", "amd"):
@@ -243,7 +255,7 @@ class _Reader:
             )
         functions = tuple(
             self._function(f, f"{where}functions[{j}].", model)
-            for j, f in enumerate(self._get(c, "functions", list, where))
+            for j, f in enumerate(self._tables(c, "functions", where))
         )
         if not functions:
             raise InvalidInput(f"{self.source}: {where}functions", "must list at least one PF")

@@ -49,6 +49,17 @@ def render(
         tree.attr(f"{base}/remove_id", None)
     for module in sorted(modules):
         tree.attr(f"module/{module}/refcnt", "0\n")
+    # The host bridge tells whose chipset (and so whose IOMMU) this is.
+    intel = host.profile.cpu_vendor == "intel"
+    _function_files(
+        tree,
+        f"{root}/0000:00:00.0",
+        vendor=0x8086 if intel else 0x1022,
+        device=0x0E00 if intel else 0x1480,
+        klass=0x060000,
+        numa=-1,
+    )
+    tree.link("bus/pci/devices/0000:00:00.0", f"{root}/0000:00:00.0")
     if host.iommu:
         tree.attr("devices/virtual/iommu/dmar0/uevent", "")
         tree.link("class/iommu/dmar0", "devices/virtual/iommu/dmar0")

@@ -89,14 +89,16 @@ def restore(
     data: dict[str, Any], *, profile: HostProfile | None = None, source: str = "state"
 ) -> SimulatedKernel:
     """Rebuild a kernel from ``snapshot`` data; bad data is refused naming the file."""
+    if data.get("format") != FORMAT:
+        raise InvalidInput(f"{source}: format", f"must be {FORMAT}", data.get("format"))
     try:
-        if data.get("format") != FORMAT:
-            raise InvalidInput(f"{source}: format", f"must be {FORMAT}", data.get("format"))
         base = profile or load_profile(data["profile"])
         kernel = SimulatedKernel(replace(base, cmdline=str(data["cmdline"])))
         _apply(kernel, data)
         return kernel
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, InvalidInput) as exc:
+        # A value the domain refuses (a bad MAC, VLAN or PCI address) names only its own
+        # field; the caller must learn which file holds it, like for a missing key.
         raise InvalidInput(source, f"is not a sriovstack simulator state file ({exc!r})") from None
 
 
@@ -162,7 +164,7 @@ def load(path: Path, *, profile_ref: str) -> SimulatedKernel:
         return SimulatedKernel(load_profile(profile_ref))
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # ValueError: bad JSON or bytes that are not UTF-8
         raise InvalidInput(str(path), f"is not a readable state file ({exc})") from None
     if not isinstance(data, dict):
         raise InvalidInput(str(path), "is not a sriovstack simulator state file")

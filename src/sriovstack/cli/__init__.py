@@ -1,0 +1,1 @@
+"""The ``sriovstack`` command line."""

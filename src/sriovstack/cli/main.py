@@ -1,0 +1,56 @@
+"""The ``sriovstack`` command: its groups, and the one place errors become exit codes."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+from rich.console import Console
+
+from sriovstack import __version__
+from sriovstack.cli import demo, host, sim
+from sriovstack.cli.errors import exit_code, one_line
+from sriovstack.domain.errors import SriovstackError
+
+app = typer.Typer(
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    help="SR-IOV networking for VM clouds, on real or simulated hosts.",
+)
+app.add_typer(host.app, name="host")
+app.add_typer(sim.app, name="sim")
+app.command("demo")(demo.demo)
+
+
+@app.callback()
+def _root(ctx: typer.Context) -> None:
+    ctx.obj = {"out": Console(highlight=False), "err": Console(stderr=True, highlight=False)}
+
+
+@app.command("version")
+def version() -> None:
+    """Print sriovstack's version."""
+    typer.echo(__version__)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return its exit code instead of exiting."""
+    try:
+        result = app(args=argv, prog_name="sriovstack", standalone_mode=False)
+    except click.UsageError as exc:
+        hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx is not None else ""
+        print(one_line(exc) + hint, file=sys.stderr)
+        return 2
+    except SriovstackError as exc:
+        print(one_line(exc), file=sys.stderr)
+        return exit_code(exc)
+    except click.exceptions.Abort:
+        print("sriovstack: aborted", file=sys.stderr)
+        return 130
+    return result if isinstance(result, int) else 0
+
+
+def run() -> None:
+    sys.exit(main())
