@@ -16,6 +16,7 @@ from sriovstack.cli.session import HostChoice
 from sriovstack.domain.errors import InvalidInput
 from sriovstack.host.wanted import apply_wanted, load_wanted
 from sriovstack.simulator import state as sim_state
+from sriovstack.simulator.exporting import export_host
 from sriovstack.simulator.kernel import SimulatedKernel
 from sriovstack.simulator.profiles import load_profile, profile_names
 
@@ -75,22 +76,6 @@ def export(
     kernel = sim_state.load(choice.state_path(), profile_ref=profile)
     count = export_host(kernel, directory)
     _out(ctx).print(f"wrote {count} sysfs entries to {directory / 'sys'}")
-
-
-def export_host(kernel: SimulatedKernel, root: Path) -> int:
-    """A host root a LinuxKernel can read: sysfs, the command line, the log and modprobe.d."""
-    count = kernel.tree().export(root / "sys")
-    (root / "proc").mkdir(parents=True, exist_ok=True)
-    (root / "proc" / "cmdline").write_text(kernel.cmdline() + "\n", encoding="utf-8")
-    (root / "var" / "log").mkdir(parents=True, exist_ok=True)
-    (root / "var" / "log" / "dmesg").write_text("\n".join(kernel.log()) + "\n", encoding="utf-8")
-    blacklist = sorted(kernel.profile.blacklist)
-    if blacklist:
-        (root / "etc" / "modprobe.d").mkdir(parents=True, exist_ok=True)
-        (root / "etc" / "modprobe.d" / "blacklist.conf").write_text(
-            "".join(f"blacklist {m}\n" for m in blacklist), encoding="utf-8"
-        )
-    return count
 
 
 @app.command("reset")

@@ -270,10 +270,11 @@ class _Reader:
 
     def _function(self, f: Mapping[str, Any], where: str, model: NicModel) -> FunctionProfile:
         total = self._get(f, "total_vfs", int, where, None)
-        if total is not None and not 1 <= total <= model.total_vfs_hw:
-            raise InvalidInput(
-                f"{self.source}: {where}total_vfs", f"must be 1..{model.total_vfs_hw}", total
-            )
+        # Cards that split one VF pool among their ports in NVM (700/800 series, ConnectX,
+        # NetXtreme) may give one port more than the usual share; the others may not.
+        limit = model.total_vfs_hw * (model.ports if model.vf_layout == "consecutive" else 1)
+        if total is not None and not 1 <= total <= limit:
+            raise InvalidInput(f"{self.source}: {where}total_vfs", f"must be 1..{limit}", total)
         return FunctionProfile(
             address=self._pci(f, "address", where),
             ifname=self._get(f, "ifname", str, where),
