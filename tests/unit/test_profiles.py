@@ -52,7 +52,20 @@ def corrupt(old: str, new: str) -> str:
 
 
 def test_the_shipped_profiles_are_listed_by_name() -> None:
-    assert profile_names() == ["dual-socket", "talk-after", "talk-before"]
+    names = profile_names()
+    assert names == sorted(names)
+    # The talk's host, a two-socket server, and one profile per further NIC family at least.
+    assert {
+        "talk-before",
+        "talk-after",
+        "dual-socket",
+        "i350-quad",
+        "x710-quad",
+        "82599-noari",
+        "epyc-x550",
+        "cx5-sriov-off",
+        "e810-4x128",
+    } <= set(names)
 
 
 @pytest.mark.parametrize("name", profile_names())
@@ -209,9 +222,10 @@ def test_a_bad_value_is_refused_naming_its_field(old: str, new: str, field: str)
     assert exc.value.field == f"tiny.toml: {field}"
 
 
-def test_an_unknown_nic_model_is_not_found() -> None:
-    with pytest.raises(NotFound) as exc:
+def test_an_unknown_nic_model_is_refused_naming_the_file_and_field() -> None:
+    with pytest.raises(InvalidInput) as exc:
         parse_profile(corrupt('model = "x540"', 'model = "x999"'), source="tiny.toml")
+    assert "tiny.toml: card[0].model" in str(exc.value)
     assert "x999" in str(exc.value)
     assert "x540" in str(exc.value)  # the known models are listed
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -19,10 +19,10 @@ from sriovstack.cli.render import inventory_tree, print_json
 from sriovstack.domain.addresses import MacAddress
 from sriovstack.domain.errors import SriovstackError, VFsInUse
 from sriovstack.domain.inventory import HostInventory
-from sriovstack.domain.vfconfig import VFConfigChange
+from sriovstack.domain.vfconfig import VFConfigChange, VlanTag
 from sriovstack.host import configuring, doctor, fdb, provisioning
 from sriovstack.host.inventory import read_inventory
-from sriovstack.simulator.kernel import SimulatedKernel
+from sriovstack.simulator.kernel import SimulatedKernel, vf_link_up
 from sriovstack.simulator.profiles import load_profile
 
 TALK_ARGS = "intel_iommu=on iommu=pt pci=realloc pci=assign-busses"
@@ -31,11 +31,15 @@ TALK_VF_SLOTS = ["10.1", "10.3", "10.5", "10.7", "11.1", "11.3", "11.5"]
 
 @dataclass
 class Outcome:
-    """What a step showed and whether it matched what the talk expects."""
+    """What a step showed and whether it matched what the talk expects.
+
+    ``facts`` are what the step found, as data for ``demo --json``; ``shown`` is for people.
+    """
 
     ok: bool
     expected: str
     shown: list[str] = field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -72,6 +76,7 @@ def _doctor_before(stage: Stage) -> Outcome:
         "the talk's problems: IOMMU off, no iommu=pt, VF BARs unassigned, VF bus out "
         "of range, no ARI on the second PF, ixgbevf grabbing VFs, PFs down",
         shown,
+        {"clean": report.clean, "findings": sorted(f"{c} {s}" for c, s in found)},
     )
 
 
@@ -82,9 +87,12 @@ def _refused_before(stage: Stage) -> Outcome:
     except SriovstackError as exc:
         shown.append(f"  refused: {exc}")
         return Outcome(
-            "pci=realloc" in str(exc), "refused before writing, naming pci=realloc", shown
+            "pci=realloc" in str(exc),
+            "refused before writing, naming pci=realloc",
+            shown,
+            {"refused": str(exc)},
         )
-    return Outcome(False, "refused before writing, naming pci=realloc", shown)
+    return Outcome(False, "refused before writing, naming pci=realloc", shown, {"refused": None})
 
 
 def _reboot_with_fixes(stage: Stage) -> Outcome:
@@ -100,7 +108,9 @@ def _reboot_with_fixes(stage: Stage) -> Outcome:
         "# dmesg | grep IOMMU | grep enabled",
         *(f"  {line}" for line in said),
     ]
-    return Outcome(bool(said), "the kernel says Intel-IOMMU: enabled", shown)
+    return Outcome(
+        bool(said), "the kernel says Intel-IOMMU: enabled", shown, {"cmdline": fixed.cmdline}
+    )
 
 
 def _doctor_after(stage: Stage) -> Outcome:
@@ -114,6 +124,7 @@ def _doctor_after(stage: Stage) -> Outcome:
         report.clean,
         "clean: no warnings or errors",
         ["# sriovstack host doctor", *left, f"  clean: {report.clean}"],
+        {"clean": report.clean},
     )
 
 
@@ -130,6 +141,7 @@ def _seven_vfs(stage: Stage) -> Outcome:
         slots == TALK_VF_SLOTS and ids == {"8086:1515"},
         "VFs 10.1 10.3 10.5 10.7 11.1 11.3 11.5, all 8086:1515, as the talk's lspci",
         shown,
+        {"vfs": [str(vf.address) for vf in change.pf.vfs], "ids": sorted(ids)},
     )
 
 
@@ -139,8 +151,6 @@ def _branch(i: int, count: int) -> str:
 
 def _vf_config(stage: Stage) -> Outcome:
     mac = MacAddress.parse("fa:16:3e:11:22:33")
-    from sriovstack.domain.vfconfig import VlanTag
-
     result = configuring.set_vf_config(
         stage.kernel, "enp3s0f1", 0, VFConfigChange(mac=mac, vlan=VlanTag(2010))
     )
@@ -157,6 +167,7 @@ def _vf_config(stage: Stage) -> Outcome:
         set(result.changed) == {"mac", "vlan"} and not again.changed,
         "MAC and VLAN applied and verified; a second run writes nothing",
         shown,
+        {"changed": list(result.changed), "changed_again": list(again.changed)},
     )
 
 
@@ -166,15 +177,20 @@ def _count_change_refused(stage: Stage) -> Outcome:
         provisioning.set_vf_count(stage.kernel, "enp3s0f1", 4)
     except VFsInUse as exc:
         shown.append(f"  refused: {exc}")
-        return Outcome(True, "refused: VFs are allocated all at once, VF 0 would vanish", shown)
-    return Outcome(False, "refused: VFs are allocated all at once, VF 0 would vanish", shown)
+        return Outcome(
+            True,
+            "refused: VFs are allocated all at once, VF 0 would vanish",
+            shown,
+            {"refused": str(exc), "in_use": list(exc.in_use)},
+        )
+    return Outcome(
+        False, "refused: VFs are allocated all at once, VF 0 would vanish", shown, {"refused": None}
+    )
 
 
 def _pf_down(stage: Stage) -> Outcome:
     stage.kernel.set_link("enp3s0f1", up=False)
     down = stage.kernel.link("enp3s0f1")
-    from sriovstack.simulator.kernel import vf_link_up
-
     pf = next(p for p in stage.kernel.pfs.values() if p.netdev_name == "enp3s0f1")
     links = [vf_link_up(pf, vf) for vf in pf.vfs]
     stage.kernel.set_link("enp3s0f1", up=True)
@@ -187,6 +203,7 @@ def _pf_down(stage: Stage) -> Outcome:
         not down.carrier and not any(links),
         "with the PF down, no VF (link state auto) passes traffic",
         shown,
+        {"carrier": down.carrier, "vf_links_up": sum(links)},
     )
 
 
@@ -204,6 +221,11 @@ def _fdb(stage: Stage) -> Outcome:
         any(e.mac == mac for e in listing.entries) and listing.table.capacity == 128,
         "the entry is in the PF's table, which holds 128 MACs",
         shown,
+        {
+            "entries": [str(e.mac) for e in listing.entries],
+            "used": listing.table.used,
+            "capacity": listing.table.capacity,
+        },
     )
 
 
@@ -238,6 +260,7 @@ def run_demo(console: Console, *, as_json: bool) -> bool:
                 "title": title,
                 "ok": outcome.ok,
                 "expected": outcome.expected,
+                "facts": outcome.facts,
                 "shown": outcome.shown,
             }
         )

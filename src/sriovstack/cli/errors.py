@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from sriovstack.domain.errors import (
     Conflict,
     InvalidInput,
@@ -21,10 +23,38 @@ EXIT_CODES: tuple[tuple[type[SriovstackError], int], ...] = (
 )
 """Most specific first; 2 is also what the command line parser uses for a usage error."""
 
+PREFIX = "sriovstack: error: "
+_NEGATIVE = re.compile(r"-[0-9]+")
+
 
 def exit_code(error: SriovstackError) -> int:
     return next(code for kind, code in EXIT_CODES if isinstance(error, kind))
 
 
 def one_line(error: BaseException) -> str:
-    return "sriovstack: error: " + " ".join(str(error).split())
+    return PREFIX + _squeeze(str(error))
+
+
+def usage_line(error: Exception) -> str:
+    """A parser error as one line naming the option, with where to find help; "" if none."""
+    format_message = getattr(error, "format_message", None)
+    text = _squeeze(format_message() if callable(format_message) else str(error))
+    option = getattr(error, "option_name", None)
+    if isinstance(option, str) and _NEGATIVE.fullmatch(option):
+        # The parser reads a bare "-1" as an unknown option; say the rule the person broke.
+        text = f"{option}: counts and VF indexes must be 0 or more"
+    if not text:
+        return ""
+    ctx = getattr(error, "ctx", None)
+    path = getattr(ctx, "command_path", None)
+    return PREFIX + text + (f" (see `{path} --help`)" if path else "")
+
+
+def os_error_line(error: OSError) -> str:
+    """A file the command line itself could not read or write, e.g. a state or export path."""
+    where = f"{error.filename}: " if error.filename is not None else ""
+    return PREFIX + where + _squeeze(error.strerror or str(error))
+
+
+def _squeeze(text: str) -> str:
+    return " ".join(text.split())

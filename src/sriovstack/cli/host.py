@@ -7,7 +7,14 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from sriovstack.cli.options import Json, Simulate, StateFile, SysfsRoot, host_choice
+from sriovstack.cli.options import (
+    Json,
+    Simulate,
+    StateFile,
+    StateFileOnly,
+    SysfsRoot,
+    host_choice,
+)
 from sriovstack.cli.render import doctor_view, inventory_tree, print_json, vf_table
 from sriovstack.cli.session import open_host
 from sriovstack.domain.addresses import MacAddress
@@ -210,13 +217,14 @@ def vf_set(
     spoofchk: Annotated[str | None, typer.Option("--spoofchk", metavar="on|off")] = None,
     trust: Annotated[str | None, typer.Option("--trust", metavar="on|off")] = None,
     link_state: Annotated[
-        str | None, typer.Option("--state", metavar="auto|enable|disable")
+        str | None,
+        typer.Option("--state", metavar="auto|enable|disable", help="The VF's link state."),
     ] = None,
     min_rate: Annotated[int | None, typer.Option("--min-rate", help="Mbit/s, 0: none.")] = None,
     max_rate: Annotated[int | None, typer.Option("--max-rate", help="Mbit/s, 0: none.")] = None,
     sysfs_root: SysfsRoot = None,
     simulate: Simulate = None,
-    state: StateFile = None,
+    state: StateFileOnly = None,
     json: Json = False,
 ) -> None:
     """Set a VF's MAC, VLAN, QoS, spoof check, trust, link state or rates; only what differs."""

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
 from rich.console import Console
 
 from sriovstack import __version__
 from sriovstack.cli import demo, host, sim
-from sriovstack.cli.errors import exit_code, one_line
+from sriovstack.cli.errors import exit_code, one_line, os_error_line, usage_line
 from sriovstack.domain.errors import SriovstackError
 
 app = typer.Typer(
@@ -39,16 +38,22 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; return its exit code instead of exiting."""
     try:
         result = app(args=argv, prog_name="sriovstack", standalone_mode=False)
-    except click.UsageError as exc:
-        hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx is not None else ""
-        print(one_line(exc) + hint, file=sys.stderr)
-        return 2
     except SriovstackError as exc:
         print(one_line(exc), file=sys.stderr)
         return exit_code(exc)
-    except click.exceptions.Abort:
+    except typer.Abort:
         print("sriovstack: aborted", file=sys.stderr)
         return 130
+    except typer.TyperException as exc:
+        # Typer carries its own copy of click, so its usage errors are not click's classes:
+        # TyperException is their public base, and exit_code is 2 for a usage error.
+        line = usage_line(exc)
+        if line:  # empty when the parser already printed the help (a group without a command)
+            print(line, file=sys.stderr)
+        return int(getattr(exc, "exit_code", 2))
+    except OSError as exc:
+        print(os_error_line(exc), file=sys.stderr)
+        return 1
     return result if isinstance(result, int) else 0
 
 

@@ -30,7 +30,20 @@ Simulate = Annotated[
 StateFile = Annotated[
     Path | None,
     typer.Option(
+        "--state-file",
         "--state",
+        metavar="FILE",
+        envvar="SRIOVSTACK_STATE",
+        help="The simulated host's state file, kept between commands.",
+    ),
+]
+# `host vf set --state` is the VF's link state, as in `ip link set dev PF vf N state auto`;
+# two options spelled alike would let click give the value to either, so there only
+# --state-file names the file.
+StateFileOnly = Annotated[
+    Path | None,
+    typer.Option(
+        "--state-file",
         metavar="FILE",
         envvar="SRIOVSTACK_STATE",
         help="The simulated host's state file, kept between commands.",

@@ -14,18 +14,16 @@ from rich.tree import Tree
 
 from sriovstack.domain.addresses import MacAddress, PciAddress
 from sriovstack.domain.inventory import HostInventory, PFEntry, VFEntry
-from sriovstack.domain.vfconfig import LinkState, VlanProto
 from sriovstack.host.doctor import DoctorReport, Severity
 
 
 def plain(value: Any) -> Any:
     """Domain values as JSON-ready data: addresses as text, enums by name."""
+    # Addresses are dataclasses too: test them first, or they become {"value": ...} objects.
+    if isinstance(value, PciAddress | MacAddress | enum.Enum):
+        return str(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, PciAddress | MacAddress | LinkState | VlanProto):
-        return str(value)
-    if isinstance(value, enum.Enum):
-        return str(value)
     if isinstance(value, tuple | list):
         return [plain(v) for v in value]
     if isinstance(value, dict):

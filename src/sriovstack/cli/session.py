@@ -17,7 +17,7 @@ from sriovstack.simulator.kernel import SimulatedKernel
 
 @dataclass(frozen=True, slots=True)
 class HostChoice:
-    """The command line's ``--sysfs-root`` / ``--simulate`` / ``--state`` options."""
+    """The command line's ``--sysfs-root`` / ``--simulate`` / ``--state-file`` options."""
 
     sysfs_root: Path | None = None
     simulate: str | None = None
@@ -39,38 +39,52 @@ class HostChoice:
             path = self.state_path()
             return path.with_name(path.stem + ".vfs.json")
         if self.sysfs_root is not None:
-            return self.sysfs_root.parent / "etc" / "sriovstack" / "vfs.json"
+            return self.sysfs_dir().parent / "etc" / "sriovstack" / "vfs.json"
         return DEFAULT_PATH
+
+    def sysfs_dir(self) -> Path:
+        """The sysfs tree to read: /sys, or --sysfs-root (its sys/ when it is a host root)."""
+        root = self.sysfs_root or Path("/sys")
+        if not (root / "bus").is_dir() and (root / "sys" / "bus").is_dir():
+            return root / "sys"  # a host root as `sim export` writes it
+        return root
 
 
 @contextmanager
 def open_host(choice: HostChoice, *, save: bool = True) -> Iterator[Kernel]:
-    """Yield the chosen host's kernel; a simulated host's state is saved when the command ends.
-
-    The state is saved even after a refused call, because a refusal may still have changed what
-    the kernel logged (as a real kernel's log keeps growing).
-    """
+    """Yield the chosen host's kernel; a simulated host's state is saved when the command ends."""
     if choice.sysfs_root is not None and choice.simulate is not None:
         raise InvalidInput("--sysfs-root", "cannot be combined with --simulate")
     if choice.simulate is not None:
-        path = choice.state_path()
-        kernel: SimulatedKernel = state.load(path, profile_ref=choice.simulate)
-        try:
+        with _simulated(choice.state_path(), choice.simulate, save=save) as kernel:
             yield kernel
-        finally:
-            if save:
-                state.save(kernel, path, profile_ref=choice.simulate)
         return
     from sriovstack.host.linux import LinuxKernel  # imports pyroute2: only when a real host is used
 
-    root = choice.sysfs_root or Path("/sys")
-    if choice.sysfs_root is not None:
-        if not root.is_dir():
-            raise InvalidInput("--sysfs-root", "must be a directory", str(root))
-        if not (root / "bus").is_dir() and (root / "sys" / "bus").is_dir():
-            root = root / "sys"  # a host root as `sim export` writes it
-    linux = LinuxKernel(root)
+    if choice.sysfs_root is not None and not choice.sysfs_root.is_dir():
+        raise InvalidInput("--sysfs-root", "must be a directory", str(choice.sysfs_root))
+    linux = LinuxKernel(choice.sysfs_dir())
     try:
         yield linux
     finally:
         linux.close()
+
+
+@contextmanager
+def _simulated(path: Path, profile_ref: str, *, save: bool) -> Iterator[SimulatedKernel]:
+    """The simulated host kept at ``path``, written back only if the command changed it.
+
+    It is written back after a failed command too: a simulated host must keep what its kernel
+    did, as a real one does (its log grows on a refusal, and a change the host logic could not
+    roll back stays). Keeping the VF, FDB and PF state unchanged on a refusal is the host
+    logic's promise (it checks before writing and rolls back); hiding a broken promise here
+    would make the simulator lie. A command that changed nothing leaves the file untouched,
+    so a refused call cannot even rewrite it.
+    """
+    kernel = state.load(path, profile_ref=profile_ref)
+    loaded = state.snapshot(kernel, profile_ref=profile_ref)
+    try:
+        yield kernel
+    finally:
+        if save and state.snapshot(kernel, profile_ref=profile_ref) != loaded:
+            state.save(kernel, path, profile_ref=profile_ref)

@@ -70,8 +70,8 @@ def export(
     state: StateFile = None,
 ) -> None:
     """Write a simulated host as a root tree: DIR/sys, DIR/proc/cmdline, DIR/var/log/dmesg."""
-    if directory.exists() and any(directory.iterdir()):
-        raise InvalidInput("DIR", "must be empty or not exist yet", str(directory))
+    if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
+        raise InvalidInput("DIR", "must be an empty directory or not exist yet", str(directory))
     choice = HostChoice(simulate=profile, state_file=state)
     kernel = sim_state.load(choice.state_path(), profile_ref=profile)
     count = export_host(kernel, directory)
@@ -82,9 +82,10 @@ def export(
 def reset(ctx: typer.Context, profile: Profile, state: StateFile = None) -> None:
     """Forget a simulated host's state (and its saved VF layout): it boots fresh next time."""
     choice = HostChoice(simulate=profile, state_file=state)
-    for path in (choice.state_path(), choice.wanted_path()):
-        path.unlink(missing_ok=True)
-    _out(ctx).print(f"{profile}: reset")
+    removed = [path for path in (choice.state_path(), choice.wanted_path()) if path.exists()]
+    for path in removed:
+        path.unlink()
+    _out(ctx).print(f"{profile}: reset" if removed else f"{profile}: nothing saved to reset")
 
 
 @app.command("reboot")
@@ -102,10 +103,14 @@ def reboot(
     """Reboot a simulated host (VFs are gone after a reboot); then re-apply the saved VF layout."""
     choice = HostChoice(simulate=profile, state_file=state)
     old = sim_state.load(choice.state_path(), profile_ref=profile)
+    layout = load_wanted(choice.wanted_path())  # a corrupt layout is refused before the boot
     cmdline = f"{old.cmdline()} {append}".strip()
     kernel = SimulatedKernel(replace(old.profile, cmdline=cmdline))
-    out = _out(ctx)
-    out.print(f"{profile}: booted with {cmdline}", highlight=False)
-    for line in apply_wanted(kernel, load_wanted(choice.wanted_path())):
-        out.print(f"  restore: {line}", highlight=False)
+    lines = apply_wanted(kernel, layout)
     sim_state.save(kernel, choice.state_path(), profile_ref=profile)
+    out = _out(ctx)
+    out.print(f"{profile}: booted with {cmdline}", highlight=False, soft_wrap=True)
+    for line in lines:
+        out.print(f"  restore: {line}", highlight=False, soft_wrap=True)
+    if any(": failed:" in line for line in lines):
+        raise typer.Exit(5)  # as `host restore`: the host is up, its VF layout is not

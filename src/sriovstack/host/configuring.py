@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass, fields
 
 from sriovstack.domain.errors import (
@@ -19,6 +20,10 @@ from sriovstack.host.kernel import Kernel
 from sriovstack.host.locating import find_pf, find_vf
 
 SETTINGS = ("mac", "vlan", "spoofchk", "trust", "link_state", "rate")
+
+# How ixgbe (and the simulator after it) says a shared filter table has no free entry. The
+# catalogue's table sizes may be larger than a NIC's real ones; the driver's refusal is final.
+_TABLE_FULL = {errno.ENOMEM: ("mac", "unicast MAC"), errno.ENOSPC: ("vlan", "VLAN")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,9 +119,12 @@ def _apply(
     if todo:
         try:
             kernel.set_vf(pf.netdev, index, **todo)  # type: ignore[arg-type]
-        except KernelError:
+        except KernelError as exc:
             _roll_back(kernel, pf.netdev, index, observed)
-            raise
+            full = _table_full(kernel, pf, index, exc, todo)
+            if full is None:
+                raise
+            raise full from exc
     after = _observe(kernel, pf.netdev, index)
     left = {
         k: v for k, v in differing(after, wanted).items() if getattr(after, k) is not None
@@ -127,6 +135,19 @@ def _apply(
             f"values for {', '.join(left)}"
         )
     return VfConfigResult(pf=pf.name, index=index, changed=tuple(todo), after=after.config())
+
+
+def _table_full(
+    kernel: Kernel, pf: PFEntry, index: int, exc: KernelError, todo: dict[str, object]
+) -> FilterTableFull | None:
+    """The kernel's refusal as FilterTableFull, sized by the entries in use when it refused."""
+    setting, table = _TABLE_FULL.get(exc.errno, ("", ""))
+    if setting not in todo:
+        return None
+    if setting == "vlan":
+        others = {v.config.vlan.vlan for v in pf.vfs if v.index != index and v.config}
+        return FilterTableFull(pf.name, table, len(others - {0}))
+    return FilterTableFull(pf.name, table, mac_table(pf, kernel.fdb_list(pf.netdev or "")).used)
 
 
 def _observe(kernel: Kernel, ifname: str, index: int) -> ObservedVF:

@@ -55,10 +55,12 @@ def set_vf_count(
     log_mark = len(kernel.log())
     check_vf_count(kernel, pf, count)
     driver = _resolve_driver(pf, vf_driver)
+    if driver is not None:
+        check_driver_available(kernel, driver)
     if count != pf.num_vfs:
         in_use = vfs_in_use(pf, claimed) if pf.num_vfs else []
         if in_use and not force:
-            raise VFsInUse(pf.name, [_describe(vf) for vf in in_use])
+            raise VFsInUse(pf.name, [_describe(vf, claimed) for vf in in_use])
         _write_count(kernel, pf, count)
     after = read_pf(kernel, pf.address)
     if driver is not None:
@@ -98,6 +100,30 @@ def check_vf_count(kernel: Kernel, pf: PFEntry, count: int) -> None:
         )
 
 
+def check_driver_available(kernel: Kernel, driver: str) -> None:
+    """Refuse, before VFs are made, a VF driver that cannot take them on this host."""
+    if driver == VFIO:
+        if not (_entries(kernel, "class/iommu") or _entries(kernel, "kernel/iommu_groups")):
+            raise Conflict(
+                "vfio-pci needs the IOMMU, which is off: boot with intel_iommu=on "
+                "(amd_iommu=on on AMD)"
+            )
+        return
+    module = driver.replace("-", "_")
+    if module in kernel.blacklisted_modules() and not kernel.exists(f"module/{module}"):
+        raise Conflict(
+            f"{driver} is blacklisted and not loaded, so it cannot take VFs: "
+            "use vfio-pci, or lift the blacklist"
+        )
+
+
+def _entries(kernel: Kernel, path: str) -> list[str]:
+    try:
+        return kernel.listdir(path)
+    except KernelError:
+        return []
+
+
 def vfs_in_use(pf: PFEntry, claimed: Collection[int] = ()) -> list[VFEntry]:
     """VFs someone relies on: claimed, given a MAC, or bound to vfio-pci for a guest."""
     return [
@@ -109,13 +135,15 @@ def vfs_in_use(pf: PFEntry, claimed: Collection[int] = ()) -> list[VFEntry]:
     ]
 
 
-def _describe(vf: VFEntry) -> str:
-    why = []
+def _describe(vf: VFEntry, claimed: Collection[int]) -> str:
+    why = [str(vf.address)]
+    if vf.index in claimed:
+        why.append("claimed")
     if vf.driver == VFIO:
         why.append("bound to vfio-pci")
     if vf.config is not None and not vf.config.mac.is_zero:
         why.append(f"MAC {vf.config.mac}")
-    return f"VF {vf.index} ({vf.address}{', ' + ', '.join(why) if why else ', claimed'})"
+    return f"VF {vf.index} ({', '.join(why)})"
 
 
 def _write_count(kernel: Kernel, pf: PFEntry, count: int) -> None:
@@ -199,20 +227,22 @@ def bind_vf(kernel: Kernel, address: PciAddress, driver: str) -> None:
     current = _driver(kernel, base)
     if current == driver:
         return
-    previous_override = kernel.read(f"{base}/driver_override").strip()
+    previous = kernel.read(f"{base}/driver_override").strip()
+    previous = "" if previous == "(null)" else previous
     mark = len(kernel.log())
     kernel.write(f"{base}/driver_override", driver)
     if current is not None:
-        kernel.write(f"bus/pci/drivers/{current}/unbind", str(address))
+        try:
+            kernel.write(f"bus/pci/drivers/{current}/unbind", str(address))
+        except KernelError:
+            # e.g. a guest holds the VF: it keeps its driver, so it keeps its override too.
+            kernel.write(f"{base}/driver_override", previous)
+            raise
     kernel.write("bus/pci/drivers_probe", str(address))
     if _driver(kernel, base) == driver:
         return
     said = [line for line in kernel.log()[mark:] if str(address) in line]
-    kernel.write(
-        f"{base}/driver_override", "" if previous_override == "(null)" else previous_override
-    )
-    if current is not None:
-        kernel.write("bus/pci/drivers_probe", str(address))
+    _put_back(kernel, address, current, previous)
     hint = (
         " (vfio-pci needs the IOMMU: boot with intel_iommu=on or amd_iommu=on)"
         if any("error -22" in line for line in said) and driver == VFIO
@@ -221,6 +251,16 @@ def bind_vf(kernel: Kernel, address: PciAddress, driver: str) -> None:
     raise VerificationFailed(
         f"{address}: {driver} did not bind{hint}" + (f"; kernel: {said[-1]}" if said else "")
     )
+
+
+def _put_back(kernel: Kernel, address: PciAddress, driver: str | None, override: str) -> None:
+    """Rebind a VF to the driver it had and restore its driver_override."""
+    base = f"{DEVICES}/{address}"
+    if driver is not None:
+        # Through driver_override: with autoprobe off a plain probe would leave it unbound.
+        kernel.write(f"{base}/driver_override", driver)
+        kernel.write("bus/pci/drivers_probe", str(address))
+    kernel.write(f"{base}/driver_override", override)
 
 
 def _driver(kernel: Kernel, base: str) -> str | None:

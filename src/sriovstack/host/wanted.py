@@ -8,6 +8,7 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sriovstack.domain.addresses import PciAddress
 from sriovstack.domain.errors import InvalidInput, SriovstackError
@@ -33,17 +34,19 @@ def load_wanted(path: Path) -> dict[PciAddress, WantedPF]:
         return {}
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        return {
-            PciAddress.parse(key): WantedPF(
-                address=PciAddress.parse(key),
-                ifname=value.get("ifname"),
-                num_vfs=int(value["num_vfs"]),
-                vf_driver=value.get("vf_driver"),
-            )
-            for key, value in data["pfs"].items()
-        }
+        return {PciAddress.parse(key): _wanted_pf(key, value) for key, value in data["pfs"].items()}
     except (OSError, ValueError, KeyError, TypeError, AttributeError, InvalidInput) as exc:
         raise InvalidInput(str(path), f"is not a sriovstack VF layout file ({exc})") from None
+
+
+def _wanted_pf(key: str, value: Mapping[str, Any]) -> WantedPF:
+    count, ifname, driver = value["num_vfs"], value.get("ifname"), value.get("vf_driver")
+    # bool is an int in Python; JSON true is not a count.
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise ValueError(f"num_vfs of {key} must be a whole number, 0 or more: {count!r}")
+    if not all(v is None or isinstance(v, str) for v in (ifname, driver)):
+        raise ValueError(f"ifname and vf_driver of {key} must be strings or null")
+    return WantedPF(PciAddress.parse(key), ifname, count, driver)
 
 
 def save_wanted(path: Path, wanted: Mapping[PciAddress, WantedPF]) -> None:

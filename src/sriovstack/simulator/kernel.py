@@ -101,6 +101,8 @@ class SimulatedKernel:
         if isinstance(node, Dir):
             raise KernelError(errno.EISDIR, "read", path)
         assert isinstance(node, Attr)
+        if node.error is not None:
+            raise KernelError(node.error, "read", path)
         if node.text is None:
             raise KernelError(errno.EACCES, "read", path)
         return node.text
@@ -494,7 +496,9 @@ class SimulatedKernel:
             return False
         if driver not in (VFIO, pf.model.vf_driver):
             return False
-        self.modules.add(driver.replace("-", "_"))
+        if driver != VFIO and driver.replace("-", "_") not in self.modules:
+            # driver_override never loads a module: a blacklisted VF driver is simply absent.
+            return False
         vf.driver = driver
         if driver != VFIO:
             self._attach_vf_netdev(pf, vf)

@@ -241,7 +241,14 @@ class _Reader:
 
     def _card(self, c: Mapping[str, Any], i: int, bridges: set[PciAddress]) -> CardProfile:
         where = f"card[{i}]."
-        model = load_catalogue().get(self._get(c, "model", str, where))
+        key = self._get(c, "model", str, where)
+        try:
+            model = load_catalogue().get(key)
+        except NotFound:
+            known = ", ".join(m.key for m in load_catalogue())
+            raise InvalidInput(
+                f"{self.source}: {where}model", f"must be one of {known}", key
+            ) from None
         device_id = self._hex(c, "device_id", where)
         if device_id not in model.pf_devices:
             known = ", ".join(f"{d:04x}" for d in model.pf_devices)
