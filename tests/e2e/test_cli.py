@@ -505,19 +505,22 @@ def test_a_layout_that_cannot_be_restored_exits_5(cli: Cli, state_dir: Path) -> 
     assert "booted with" in rebooted.out
 
 
-def test_an_exported_host_keeps_its_vf_layout_inside_its_root(cli: Cli, tmp_path: Path) -> None:
+def test_a_tree_on_disk_can_be_read_but_not_changed(cli: Cli, tmp_path: Path) -> None:
     root = tmp_path / "root"
     cli.ok("sim", "export", "talk-after", str(root))
-    assert cli.ok("host", "restore", "--sysfs-root", str(root)).out.strip() == (
-        "nothing saved to restore"
-    )
-    layout = root / "etc" / "sriovstack" / "vfs.json"
-    layout.parent.mkdir(parents=True, exist_ok=True)
-    layout.write_text('{"pfs": {"0000:09:00.0": {"ifname": "gone0", "num_vfs": 2}}}', "utf-8")
-
-    for where in (root, root / "sys"):
-        result = cli("host", "restore", "--sysfs-root", str(where))
-        assert (result.code, result.out.strip()) == (
-            5,
-            "gone0: failed: PF 0000:09:00.0 not found: known PFs: enp3s0f0, enp3s0f1",
-        )
+    before = sorted(str(p) for p in root.rglob("*"))
+    numvfs = (root / "sys/bus/pci/devices/0000:03:00.1/sriov_numvfs").read_text()
+    for args in (
+        ("host", "restore"),
+        ("host", "set-vfs", "enp3s0f1", "3"),
+        ("host", "link", "enp3s0f1", "down"),
+        ("host", "fdb", "add", "enp3s0f1", "00:de:ad:be:ef:00"),
+    ):
+        for where in (root, root / "sys"):
+            result = cli(*args, "--sysfs-root", str(where))
+            assert result.code == 2
+            assert result.err.count("\n") == 1
+            assert "--sysfs-root: is a tree on disk, not a mounted sysfs" in result.err
+    assert sorted(str(p) for p in root.rglob("*")) == before
+    assert (root / "sys/bus/pci/devices/0000:03:00.1/sriov_numvfs").read_text() == numvfs
+    assert cli.ok("host", "show", "--sysfs-root", str(root)).code == 0

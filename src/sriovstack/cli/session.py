@@ -63,11 +63,31 @@ def open_host(choice: HostChoice, *, save: bool = True) -> Iterator[Kernel]:
 
     if choice.sysfs_root is not None and not choice.sysfs_root.is_dir():
         raise InvalidInput("--sysfs-root", "must be a directory", str(choice.sysfs_root))
+    if choice.sysfs_root is not None and save and not _is_mounted_sysfs(choice.sysfs_dir()):
+        # Writing a recorded tree would only edit files: no kernel would check or act on it.
+        raise InvalidInput(
+            "--sysfs-root",
+            "is a tree on disk, not a mounted sysfs: it can be read but not changed",
+            str(choice.sysfs_root),
+        )
     linux = LinuxKernel(choice.sysfs_dir())
     try:
         yield linux
     finally:
         linux.close()
+
+
+def _is_mounted_sysfs(path: Path) -> bool:
+    """Whether a sysfs is mounted at ``path`` (per /proc/self/mounts)."""
+    try:
+        mounts = Path("/proc/self/mounts").read_text(encoding="utf-8")
+    except OSError:
+        return False
+    where = os.path.realpath(path)
+    return any(
+        len(fields) > 2 and fields[1] == where and fields[2] == "sysfs"
+        for fields in (line.split() for line in mounts.splitlines())
+    )
 
 
 @contextmanager
