@@ -70,7 +70,9 @@ def open_host(choice: HostChoice, *, save: bool = True) -> Iterator[Kernel]:
             "is a tree on disk, not a mounted sysfs: it can be read but not changed",
             str(choice.sysfs_root),
         )
-    linux = LinuxKernel(choice.sysfs_dir())
+    # A tree on disk has no live netdevs: this machine's rtnetlink knows nothing of them.
+    live = choice.sysfs_root is None or _is_mounted_sysfs(choice.sysfs_dir())
+    linux = LinuxKernel(choice.sysfs_dir(), rtnetlink=live)
     try:
         yield linux
     finally:

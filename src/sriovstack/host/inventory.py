@@ -1,4 +1,7 @@
-"""Read a host's SR-IOV inventory through the kernel seam: sysfs, plus one rtnetlink call per PF."""
+"""Read a host's SR-IOV inventory through the kernel seam: sysfs, plus one rtnetlink call per PF.
+
+Where rtnetlink cannot answer (a recorded or exported tree) sysfs alone gives all but VF configs.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from sriovstack.domain.observed import ObservedLink, ObservedVF
 from sriovstack.host.kernel import Kernel
 
 DEVICES = "bus/pci/devices"
+_IFF_UP = 0x1  # include/uapi/linux/if.h
 
 
 def read_inventory(kernel: Kernel) -> HostInventory:
@@ -48,15 +52,8 @@ def read_pf(kernel: Kernel, address: PciAddress) -> PFEntry:
     vf_device = int(_read(kernel, f"{base}/sriov_vf_device").strip() or "0", 16)
     model = load_catalogue().by_pci_id(vendor, device)
     netdev = _netdev(kernel, base)
-    link: ObservedLink | None = None
-    note = ""
-    if netdev is None:
-        note = "the PF has no netdev (no driver bound): VF configs cannot be read"
-    else:
-        try:
-            link = kernel.link(netdev)
-        except KernelError as exc:
-            note = f"rtnetlink did not answer for {netdev}: {exc}"
+    link, note = _rtnetlink(kernel, base, netdev)
+    mac, admin_up, carrier = _link_state(kernel, base, netdev, link)
     configs = {vf.index: vf for vf in link.vfs} if link is not None else {}
     vfs = tuple(
         _vf(kernel, base, index, configs.get(index)) for index in _virtfn_indexes(kernel, base)
@@ -71,9 +68,9 @@ def read_pf(kernel: Kernel, address: PciAddress) -> PFEntry:
         model=model.key if model else None,
         driver=_link_name(kernel, f"{base}/driver"),
         netdev=netdev,
-        mac=link.mac if link else _mac(kernel, base, netdev),
-        admin_up=link.admin_up if link else None,
-        carrier=link.carrier if link else None,
+        mac=mac,
+        admin_up=admin_up,
+        carrier=carrier,
         numa_node=_numa(kernel, base),
         iommu_group=_group(kernel, base),
         total_vfs=_int(kernel, f"{base}/sriov_totalvfs"),
@@ -227,11 +224,67 @@ def _netdev(kernel: Kernel, base: str) -> str | None:
     return names[0] if names else None
 
 
-def _mac(kernel: Kernel, base: str, netdev: str | None) -> MacAddress | None:
+def _rtnetlink(kernel: Kernel, base: str, netdev: str | None) -> tuple[ObservedLink | None, str]:
+    """The PF's netdev with its VF configs, or why there is none."""
     if netdev is None:
-        return None
-    text = _read(kernel, f"{base}/net/{netdev}/address").strip()
+        return None, "the PF has no netdev (no driver bound): VF configs cannot be read"
+    try:
+        link = kernel.link(netdev)
+    except KernelError as exc:
+        return None, f"rtnetlink did not answer for {netdev}: {exc}"
+    # A tree on disk (--sysfs-root) may name a netdev that this machine also has: only the
+    # same ifindex shows that rtnetlink describes the device sysfs describes.
+    ifindex = _int_or(kernel, f"{base}/net/{netdev}/ifindex", None)
+    if ifindex is not None and ifindex != link.index:
+        return None, (
+            f"rtnetlink's {netdev} is ifindex {link.index} but sysfs says {ifindex}: "
+            "these are not the same device, so VF configs cannot be read"
+        )
+    return link, ""
+
+
+def _link_state(
+    kernel: Kernel, base: str, netdev: str | None, link: ObservedLink | None
+) -> tuple[MacAddress | None, bool | None, bool | None]:
+    """MAC, admin state and carrier: from rtnetlink, else from the netdev's sysfs files.
+
+    Without rtnetlink (a recorded or exported tree) sysfs still says all three.
+    """
+    if link is not None:
+        return link.mac, link.admin_up, link.carrier
+    if netdev is None:
+        return None, None, None
+    path = f"{base}/net/{netdev}"
+    admin_up = _admin_up(kernel, path)
+    return _mac(kernel, path), admin_up, _carrier(kernel, path, admin_up)
+
+
+def _mac(kernel: Kernel, path: str) -> MacAddress | None:
+    text = _read(kernel, f"{path}/address").strip()
     try:
         return MacAddress.parse(text) if text else None
     except InvalidInput:
         return None
+
+
+def _admin_up(kernel: Kernel, path: str) -> bool | None:
+    """IFF_UP in ``flags`` (``"0x1003"``): the device is administratively up."""
+    text = _read(kernel, f"{path}/flags").strip()
+    try:
+        return bool(int(text, 16) & _IFF_UP) if text else None
+    except ValueError:
+        return None
+
+
+def _carrier(kernel: Kernel, path: str, admin_up: bool | None) -> bool | None:
+    """``carrier`` reads 1 or 0 while the device is up; a down device has no carrier."""
+    try:
+        text = kernel.read(f"{path}/carrier").strip()
+    except KernelError as exc:
+        if exc.errno == errno.EINVAL:
+            return False  # carrier_show() refuses while the device is down
+        if exc.errno not in (errno.ENOENT, errno.EACCES, errno.EOPNOTSUPP):
+            raise
+        # a recorded tree lacks the file of a down device: it could not be read either
+        return False if admin_up is False else None
+    return {"1": True, "0": False}.get(text)

@@ -273,12 +273,20 @@ def _netlink_errors(op: str, target: str) -> Iterator[None]:
 
 
 class LinuxKernel:
-    """The kernel of this machine (or of a recorded tree, for the file-based calls)."""
+    """The kernel of this machine (or of a recorded tree, for the file-based calls).
 
-    def __init__(self, sysfs_root: str | Path = "/sys", *, netns: str | None = None) -> None:
+    ``rtnetlink=False`` is for a tree that is not this machine's (recorded, exported): its
+    netdevs are not live, and asking this machine's rtnetlink would describe another device
+    that happens to have the same name. Every rtnetlink call then fails with ENODEV.
+    """
+
+    def __init__(
+        self, sysfs_root: str | Path = "/sys", *, netns: str | None = None, rtnetlink: bool = True
+    ) -> None:
         self._sysfs = Path(os.path.abspath(sysfs_root))
         self._host = self._sysfs.parent
         self._netns = netns
+        self._rtnetlink = rtnetlink
         self._socket: Any = None  # pyroute2 IPRoute, opened on first rtnetlink call
 
     # -- lifetime ------------------------------------------------------------------------------
@@ -438,6 +446,13 @@ class LinuxKernel:
         return str(msg.get("IFLA_IFNAME"))
 
     def _ipr(self) -> Any:
+        if not self._rtnetlink:
+            raise KernelError(
+                errno.ENODEV,
+                "open rtnetlink",
+                "for a sysfs tree on disk",
+                "its netdevs are not live",
+            )
         if self._socket is None:
             if self._netns is None:
                 with _os_errors("open rtnetlink", "host"):

@@ -13,7 +13,9 @@ def export_host(kernel: SimulatedKernel, root: Path) -> int:
     (root / "proc").mkdir(parents=True, exist_ok=True)
     (root / "proc" / "cmdline").write_text(kernel.cmdline() + "\n", encoding="utf-8")
     (root / "var" / "log").mkdir(parents=True, exist_ok=True)
-    (root / "var" / "log" / "dmesg").write_text("\n".join(kernel.log()) + "\n", encoding="utf-8")
+    # one line per record, each ended: an empty log is an empty file, not one blank line
+    dmesg = "".join(f"{line}\n" for line in kernel.log())
+    (root / "var" / "log" / "dmesg").write_text(dmesg, encoding="utf-8")
     blacklist = sorted(kernel.profile.blacklist)
     if blacklist:
         (root / "etc" / "modprobe.d").mkdir(parents=True, exist_ok=True)

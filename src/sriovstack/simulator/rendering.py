@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 from typing import Protocol
 
 from sriovstack.domain.addresses import PciAddress
+from sriovstack.domain.vfconfig import LinkState
 from sriovstack.simulator.booting import BootedHost
 from sriovstack.simulator.devices import SimNetdev, SimPF, SimVF
 from sriovstack.simulator.sysfs import Store, Tree
@@ -12,6 +14,8 @@ from sriovstack.simulator.sysfs import Store, Tree
 # IORESOURCE_MEM | IORESOURCE_MEM_64 | IORESOURCE_SIZEALIGN with the 64-bit BAR type bits.
 _MEM64 = 0x140204
 _EMPTY_RESOURCE = f"0x{0:016x} 0x{0:016x} 0x{0:016x}\n"
+# include/uapi/linux/if.h: the dev->flags bits that /sys/class/net/<if>/flags shows
+_IFF_UP, _IFF_BROADCAST, _IFF_LOOPBACK, _IFF_MULTICAST = 0x1, 0x2, 0x8, 0x1000
 
 
 class Writes(Protocol):
@@ -82,7 +86,7 @@ def render(
         _render_pf(tree, host, pf, writes)
     lo = by_ifname.get("lo")
     if lo is not None:
-        _netdev_files(tree, f"devices/virtual/net/{lo.ifname}", lo, device_path=None)
+        _netdev_files(tree, f"devices/virtual/net/{lo.ifname}", lo, carrier=True, device_path=None)
         tree.link("class/net/lo", f"devices/virtual/net/{lo.ifname}")
     return tree
 
@@ -107,7 +111,9 @@ def _render_pf(tree: Tree, host: BootedHost, pf: SimPF, writes: Writes) -> None:
     tree.attr(f"{path}/driver_override", _override_text(pf.driver_override), writes.override(pf))
     _bind(tree, path, pf.address, pf.driver, pf.iommu_group, host)
     if pf.netdev is not None:
-        _netdev_files(tree, f"{path}/net/{pf.netdev.ifname}", pf.netdev, device_path=path)
+        _netdev_files(
+            tree, f"{path}/net/{pf.netdev.ifname}", pf.netdev, carrier=pf.carrier, device_path=path
+        )
     if not pf.boot.sriov:
         return
     tree.attr(f"{path}/sriov_totalvfs", f"{pf.total_vfs}\n")
@@ -141,7 +147,13 @@ def _render_vf(
     tree.attr(f"{path}/sriov_vf_msix_count", None)
     _bind(tree, path, vf.address, vf.driver, vf.iommu_group, host)
     if vf.netdev is not None:
-        _netdev_files(tree, f"{path}/net/{vf.netdev.ifname}", vf.netdev, device_path=path)
+        _netdev_files(
+            tree,
+            f"{path}/net/{vf.netdev.ifname}",
+            vf.netdev,
+            carrier=_vf_carrier(pf, vf),
+            device_path=path,
+        )
 
 
 def _function_files(
@@ -181,16 +193,45 @@ def _bind(
         tree.attr(f"{group_dir}/type", "identity\n" if host.passthrough else "DMA\n")
 
 
-def _netdev_files(tree: Tree, path: str, netdev: SimNetdev, *, device_path: str | None) -> None:
+def _netdev_files(
+    tree: Tree, path: str, netdev: SimNetdev, *, carrier: bool, device_path: str | None
+) -> None:
     up = netdev.admin_up
+    loopback = netdev.ifname == "lo"
     tree.attr(f"{path}/address", f"{netdev.mac}\n")
     tree.attr(f"{path}/ifindex", f"{netdev.ifindex}\n")
     tree.attr(f"{path}/mtu", f"{netdev.mtu}\n")
-    tree.attr(f"{path}/operstate", "up\n" if up else "down\n")
-    tree.attr(f"{path}/flags", "0x1003\n" if up else "0x1002\n")
+    tree.attr(f"{path}/operstate", _operstate(up, carrier, loopback=loopback))
+    flags = (_IFF_LOOPBACK if loopback else _IFF_BROADCAST | _IFF_MULTICAST) | (
+        _IFF_UP if up else 0
+    )
+    tree.attr(f"{path}/flags", f"{flags:#x}\n")
+    if up:
+        tree.attr(f"{path}/carrier", f"{int(carrier)}\n")
+    else:
+        # carrier_show() answers only while the device is running: EINVAL when it is down.
+        tree.attr(f"{path}/carrier", None, error=errno.EINVAL)
     if device_path is not None:
         tree.link(f"{path}/device", device_path)
         tree.link(f"class/net/{netdev.ifname}", path)
+
+
+def _operstate(up: bool, carrier: bool, *, loopback: bool) -> str:
+    # The loopback driver never reports an operstate (IF_OPER_UNKNOWN); others go "up" only
+    # once they are up and have carrier.
+    if loopback and up:
+        return "unknown\n"
+    return "up\n" if up and carrier else "down\n"
+
+
+def _vf_carrier(pf: SimPF, vf: SimVF) -> bool:
+    # The same rule as the VF netdev's IFLA_CARRIER in kernel.vf_link_up (the contract suite
+    # checks they agree): the admin link state wins, "auto" follows the PF's link.
+    if vf.config.link_state is LinkState.ENABLE:
+        return True
+    if vf.config.link_state is LinkState.DISABLE:
+        return False
+    return pf.carrier
 
 
 def _override_text(value: str | None) -> str:

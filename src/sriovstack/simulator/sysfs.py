@@ -24,6 +24,9 @@ class Attr:
 
     text: str | None  # None: write-only (reading fails with EACCES, as kernfs does)
     store: Store | None = None
+    # The errno the attribute's show() returns right now: the file is there (stat and
+    # listdir see it) but reading it fails, e.g. a down netdev's carrier (EINVAL).
+    error: int | None = None
 
 
 @dataclass(slots=True)
@@ -60,9 +63,11 @@ class Tree:
             node = child
         return node
 
-    def attr(self, path: str, text: str | None, store: Store | None = None) -> None:
+    def attr(
+        self, path: str, text: str | None, store: Store | None = None, *, error: int | None = None
+    ) -> None:
         parent, name = posixpath.split(path)
-        self.mkdir(parent).children[name] = Attr(text, store)
+        self.mkdir(parent).children[name] = Attr(text, store, error)
 
     def link(self, path: str, target_path: str) -> None:
         """Place a symlink at ``path`` pointing at ``target_path``, stored relative."""
@@ -100,7 +105,12 @@ class Tree:
         return node, "/".join(where)
 
     def export(self, root: Path) -> int:
-        """Write the tree under ``root`` as files, directories and relative symlinks."""
+        """Write the tree under ``root`` as files, directories and relative symlinks.
+
+        An attribute whose read fails (``Attr.error``) is left out: a recorder cannot copy
+        what it cannot read, so recorded trees lack such files too (tests/data/sysfs).
+        Write-only attributes become empty files of mode 0200.
+        """
         count = 0
         stack: list[tuple[Path, Dir]] = [(root, self.root)]
         root.mkdir(parents=True, exist_ok=True)
@@ -113,6 +123,8 @@ class Tree:
                     stack.append((target, child))
                 elif isinstance(child, Link):
                     target.symlink_to(child.target)
+                elif child.error is not None:
+                    continue
                 else:
                     target.write_text(child.text or "", encoding="utf-8")
                     if child.text is None:
