@@ -57,7 +57,7 @@ def measure(kernel: Kernel, rounds: int) -> dict[str, Any]:
     for _ in range(rounds):
         counting.calls.clear()
         start = time.perf_counter()
-        inv = read_inventory(counting)  # type: ignore[arg-type]
+        inv = read_inventory(counting)
         times.append(time.perf_counter() - start)
         pfs, vfs = len(inv.pfs), sum(len(pf.vfs) for pf in inv.pfs)
     return {
@@ -78,7 +78,7 @@ def main() -> int:
     kernel = SimulatedKernel(load_profile(PROFILE))
     for ifname in ("ens1f0", "ens1f1", "ens3f0", "ens3f1"):
         set_vf_count(kernel, ifname, 128)
-    results = {"profile": PROFILE, "simulated": measure(kernel, args.rounds)}
+    results: dict[str, Any] = {"profile": PROFILE, "simulated": measure(kernel, args.rounds)}
     with tempfile.TemporaryDirectory() as tmp:
         export_host(kernel, Path(tmp))
         with LinuxKernel(Path(tmp) / "sys") as linux:

@@ -195,6 +195,10 @@ VF_KEYS: dict[str, Callable[[VFEntry], object]] = {
 TRANSLATE: dict[str, Callable[[Any], object]] = {"numa_node": lambda v: None if v == -1 else v}
 
 
+def _same(value: Any) -> Any:
+    return value
+
+
 def _mismatches(
     keys: dict[str, Callable[[Any], object]], want: dict[str, Any], entry: object, where: str
 ) -> list[str]:
@@ -203,7 +207,8 @@ def _mismatches(
     if unknown:
         out.append(f"{where}: EXPECTED.toml has keys this test does not check: {sorted(unknown)}")
     for key, read in keys.items():
-        wanted, got = TRANSLATE.get(key, lambda v: v)(want.get(key)), read(entry)
+        translate: Callable[[Any], Any] = TRANSLATE.get(key, _same)
+        wanted, got = translate(want.get(key)), read(entry)
         if wanted != got:
             out.append(f"{where}.{key}: expected {wanted!r}, read {got!r}")
     return out

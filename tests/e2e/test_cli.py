@@ -143,7 +143,7 @@ def test_doctor_finds_the_talks_problems(cli: Cli) -> None:
     assert "ERROR    host: the IOMMU is off" in out
     assert "seen: class/iommu/ is empty" in out
     assert "fix:  add intel_iommu=on to the kernel command line and reboot" in out
-    assert "fix:  add iommu=pt to the kernel command line and reboot" in out
+    assert "fix:  add iommu=pt with the IOMMU parameter" in out
     assert "fix:  add pci=realloc to the kernel command line and reboot" in out
     assert "BAR 7: can't assign mem" in out
     assert "fix:  add pci=assign-busses to the kernel command line and reboot" in out

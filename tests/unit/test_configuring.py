@@ -82,7 +82,7 @@ def test_each_setting_is_applied_and_read_back(
     talk: SimulatedKernel, setting: str, value: object
 ) -> None:
     with_vfs(talk)
-    result = set_vf_config(talk, PF1, 2, VFConfigChange(**{setting: value}))
+    result = set_vf_config(talk, PF1, 2, VFConfigChange(**{setting: value}))  # type: ignore[arg-type]
     assert result.changed == (setting,)
     assert getattr(result.after, setting) == value
     assert getattr(vf(talk, 2), setting) == value
@@ -294,7 +294,7 @@ class TrustIgnoringKernel(SimulatedKernel):
     of the same call are applied as usual.
     """
 
-    def set_vf(self, ifname: str, index: int, **settings: object) -> None:  # type: ignore[override]
+    def set_vf(self, ifname: str, index: int, **settings: object) -> None:
         settings.pop("trust", None)
         super().set_vf(ifname, index, **settings)  # type: ignore[arg-type]
 

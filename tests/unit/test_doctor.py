@@ -42,7 +42,7 @@ def test_before_the_fixes_the_findings_are_exactly_the_talks(before: DoctorRepor
     seen = {(f.check, f.subject, f.severity) for f in before.findings}
     assert seen == {
         ("iommu", "host", ERROR),
-        ("iommu-pt", "host", WARNING),
+        ("iommu-pt", "host", INFO),
         ("vf-bars", PF0, ERROR),
         ("vf-bars", PF1, ERROR),
         ("vf-bus-range", PF1, ERROR),
@@ -65,10 +65,18 @@ def test_the_iommu_is_off_and_intel_iommu_on_is_the_fix(before: DoctorReport) ->
     assert "/proc/cmdline: BOOT_IMAGE=/vmlinuz-3.10.0-327.10.1.el7.x86_64" in evidence(finding)
 
 
-def test_without_iommu_pt_host_dma_is_translated(before: DoctorReport) -> None:
+def test_with_the_iommu_off_iommu_pt_is_advised_alongside_it(before: DoctorReport) -> None:
     finding = one(before, "iommu-pt")
+    assert finding.severity is INFO
     assert finding.fix is not None and "iommu=pt" in finding.fix
     assert "/proc/cmdline" in evidence(finding)
+
+
+def test_with_the_iommu_on_and_no_iommu_pt_host_dma_is_translated() -> None:
+    report = examine(boot("talk-before", cmdline="ro intel_iommu=on"))
+    finding = one(report, "iommu-pt")
+    assert finding.severity is WARNING
+    assert finding.fix is not None and "iommu=pt" in finding.fix
 
 
 @pytest.mark.parametrize(("pf", "address"), [(PF0, "0000:03:00.0"), (PF1, "0000:03:00.1")])

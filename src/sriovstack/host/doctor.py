@@ -170,12 +170,25 @@ def _passthrough(f: _Facts) -> list[Finding]:
                 (f.cmdline_evidence(), *f.lines("Default domain type: Passthrough")),
             )
         ]
+    if not f.iommu_on:
+        # Nothing is translated yet; say it now so both parameters go in with one reboot.
+        return [
+            Finding(
+                "iommu-pt",
+                Severity.INFO,
+                "host",
+                "once the IOMMU is on, host DMA will be translated too, which costs the host's "
+                "own I/O performance",
+                (f.cmdline_evidence(),),
+                "add iommu=pt with the IOMMU parameter",
+            )
+        ]
     return [
         Finding(
             "iommu-pt",
             Severity.WARNING,
             "host",
-            "host DMA will be translated by the IOMMU, which costs the host's own I/O performance",
+            "host DMA is translated by the IOMMU, which costs the host's own I/O performance",
             (f.cmdline_evidence(), *f.lines("Default domain type: Translated")),
             "add iommu=pt to the kernel command line and reboot",
         )
