@@ -11,14 +11,16 @@ from pathlib import Path
 import pytest
 
 from sriovstack.domain.errors import InvalidInput, KernelError
-from sriovstack.host.linux import (
-    LinuxKernel,
-    cmdline_blacklist,
-    dmesg_lines,
-    modprobe_blacklist,
-)
+from sriovstack.domain.kernelparams import KernelParams, modprobe_blacklist
+from sriovstack.host.linux import LinuxKernel, dmesg_lines
 
 PF = "bus/pci/devices/0000:03:00.0"
+
+
+def _cmdline_blacklist(cmdline: str) -> frozenset[str]:
+    return KernelParams.parse(cmdline).blacklist
+
+
 VF = "bus/pci/devices/0000:03:10.0"
 
 
@@ -331,7 +333,7 @@ def test_dmesg_lines(record: str, lines: list[str]) -> None:
 
 
 def test_cmdline_blacklist_normalises_names_and_skips_empty_ones() -> None:
-    assert cmdline_blacklist(
+    assert _cmdline_blacklist(
         'modprobe.blacklist="a-b,,c" module_blacklist= xmodule_blacklist=d'
     ) == {
         "a_b",

@@ -10,6 +10,7 @@ from sriovstack.domain.addresses import vf_address
 from sriovstack.domain.catalogue import load_catalogue
 from sriovstack.domain.errors import KernelError
 from sriovstack.domain.inventory import HostInventory, PFEntry
+from sriovstack.domain.kernelparams import KernelParams, module_name
 from sriovstack.host.inventory import DEVICES, read_inventory
 from sriovstack.host.kernel import Kernel
 from sriovstack.host.provisioning import vf_bars_assigned
@@ -80,7 +81,7 @@ class _Facts:
 
     def __init__(self, kernel: Kernel) -> None:
         self.cmdline = kernel.cmdline()
-        self.params = set(self.cmdline.split())
+        self.params = KernelParams.parse(self.cmdline)
         self.log = kernel.log()
         self.blacklist = kernel.blacklisted_modules()
         self.iommu_units = _list(kernel, "class/iommu")
@@ -160,7 +161,7 @@ def _iommu(f: _Facts) -> list[Finding]:
 
 
 def _passthrough(f: _Facts) -> list[Finding]:
-    if "iommu=pt" in f.params or "iommu.passthrough=1" in f.params:
+    if f.params.passthrough:
         return [
             Finding(
                 "iommu-pt",
@@ -354,7 +355,11 @@ def _vf_driver(f: _Facts, pf: PFEntry) -> list[Finding]:
                 fix,
             )
         ]
-    if pf.autoprobe and host_driver not in f.blacklist and host_driver != model.pf_driver:
+    if (
+        pf.autoprobe
+        and module_name(host_driver) not in f.blacklist
+        and host_driver != model.pf_driver
+    ):
         return [
             Finding(
                 "vf-driver",

@@ -22,6 +22,7 @@ from pyroute2.netlink.rtnl.ndmsg import NTF_SELF, NUD_NOARP, NUD_PERMANENT
 
 from sriovstack.domain.addresses import MacAddress
 from sriovstack.domain.errors import InvalidInput, KernelError
+from sriovstack.domain.kernelparams import KernelParams, modprobe_blacklist
 from sriovstack.domain.observed import FdbEntry, ObservedLink, ObservedVF
 from sriovstack.domain.vfconfig import LinkState, TxRate, VlanProto, VlanTag
 
@@ -223,31 +224,6 @@ def dmesg_lines(record: str) -> list[str]:
     prefix = f"[{usec // 1_000_000:5d}.{usec % 1_000_000:06d}]"
     message = _KMSG_ESCAPE.sub(lambda m: chr(int(m[1], 16)), body.split("\n", 1)[0])
     return [f"{prefix} {line}" for line in message.split("\n")]
-
-
-def cmdline_blacklist(cmdline: str) -> set[str]:
-    """Modules named by ``modprobe.blacklist=`` and ``module_blacklist=`` on a command line."""
-    found: set[str] = set()
-    for token in cmdline.split():
-        key, sep, value = token.partition("=")
-        if sep and key in ("modprobe.blacklist", "module_blacklist"):
-            found.update(_module_names(value.strip('"').split(",")))
-    return found
-
-
-def modprobe_blacklist(text: str) -> set[str]:
-    """Modules named by ``blacklist NAME`` lines of a modprobe.d file."""
-    found: set[str] = set()
-    for line in text.splitlines():
-        words = line.split("#", 1)[0].split()
-        if len(words) >= 2 and words[0] == "blacklist":
-            found.update(_module_names([words[1]]))
-    return found
-
-
-def _module_names(names: list[str]) -> set[str]:
-    # kmod treats '-' and '_' in module names alike; report the canonical underscore form
-    return {name.strip().replace("-", "_") for name in names if name.strip()}
 
 
 # --------------------------------------------------------------------------------------------
@@ -527,7 +503,7 @@ class LinuxKernel:
         return lines
 
     def blacklisted_modules(self) -> frozenset[str]:
-        names = cmdline_blacklist(self.cmdline())
+        names = set(KernelParams.parse(self.cmdline()).blacklist)
         for conf in sorted((self._host / "etc" / "modprobe.d").glob("*.conf")):
             try:
                 text = conf.read_text(encoding="utf-8", errors="replace")

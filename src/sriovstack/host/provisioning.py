@@ -15,6 +15,7 @@ from sriovstack.domain.errors import (
     VFsInUse,
 )
 from sriovstack.domain.inventory import PFEntry, VFEntry
+from sriovstack.domain.kernelparams import module_name
 from sriovstack.host.filters import model_of
 from sriovstack.host.inventory import DEVICES, read_pf
 from sriovstack.host.kernel import Kernel
@@ -109,7 +110,7 @@ def check_driver_available(kernel: Kernel, driver: str) -> None:
                 "(amd_iommu=on on AMD)"
             )
         return
-    module = driver.replace("-", "_")
+    module = module_name(driver)
     if module in kernel.blacklisted_modules() and not kernel.exists(f"module/{module}"):
         raise Conflict(
             f"{driver} is blacklisted and not loaded, so it cannot take VFs: "

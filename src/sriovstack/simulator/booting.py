@@ -9,55 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from sriovstack.domain.addresses import PciAddress, vf_address
+from sriovstack.domain.kernelparams import KernelParams
 from sriovstack.simulator.profiles import BridgeProfile, CardProfile, FunctionProfile, HostProfile
-
-
-@dataclass(frozen=True, slots=True)
-class Cmdline:
-    """The kernel parameters that matter to SR-IOV, parsed from ``/proc/cmdline``."""
-
-    intel_iommu: bool | None  # True for intel_iommu=on, False for =off, None unset
-    amd_iommu: bool | None
-    iommu_off: bool
-    passthrough: bool
-    realloc: bool
-    assign_busses: bool
-    noari: bool
-    blacklist: frozenset[str]
-
-    @classmethod
-    def parse(cls, text: str) -> Cmdline:
-        params: dict[str, list[str]] = {}
-        for token in text.split():
-            key, _, value = token.partition("=")
-            params.setdefault(key, []).append(value)
-        pci_opts = {o for v in params.get("pci", []) for o in v.split(",")}
-        blacklist = {
-            m
-            for k in ("modprobe.blacklist", "module_blacklist")
-            for v in params.get(k, [])
-            for m in v.split(",")
-            if m
-        }
-
-        def switch(key: str) -> bool | None:
-            values = params.get(key)
-            if not values:
-                return None
-            first = values[-1].split(",")[0]
-            return first in ("on", "1", "y")
-
-        return cls(
-            intel_iommu=switch("intel_iommu"),
-            amd_iommu=switch("amd_iommu"),
-            iommu_off="off" in params.get("iommu", []),
-            passthrough="pt" in params.get("iommu", [])
-            or "1" in params.get("iommu.passthrough", []),
-            realloc=bool(pci_opts & {"realloc", "realloc=on"}),
-            assign_busses="assign-busses" in pci_opts,
-            noari="noari" in pci_opts,
-            blacklist=frozenset(blacklist),
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +43,7 @@ class BootedHost:
     """The machine after boot."""
 
     profile: HostProfile
-    cmdline: Cmdline
+    cmdline: KernelParams
     iommu: bool
     passthrough: bool
     bridges: tuple[BridgeProfile, ...]  # with the bus ranges the kernel ended up with
@@ -103,7 +56,7 @@ class BootedHost:
 
 def boot(profile: HostProfile) -> BootedHost:
     """Boot a profile: decide every boot-time fact, and the log lines that show them."""
-    cmd = Cmdline.parse(profile.cmdline)
+    cmd = KernelParams.parse(profile.cmdline)
     iommu = _iommu_on(profile, cmd)
     pfs = tuple(_booted_pfs(profile, cmd))
     bridges = tuple(_bus_range(b, pfs, cmd) for b in profile.bridges)
@@ -121,14 +74,14 @@ def boot(profile: HostProfile) -> BootedHost:
     return _with_log(booted)
 
 
-def _iommu_on(profile: HostProfile, cmd: Cmdline) -> bool:
+def _iommu_on(profile: HostProfile, cmd: KernelParams) -> bool:
     if cmd.iommu_off:
         return False
     chosen = cmd.intel_iommu if profile.cpu_vendor == "intel" else cmd.amd_iommu
     return profile.iommu_default_on if chosen is None else chosen
 
 
-def _booted_pfs(profile: HostProfile, cmd: Cmdline) -> list[BootedPF]:
+def _booted_pfs(profile: HostProfile, cmd: KernelParams) -> list[BootedPF]:
     out = []
     bridges = {b.address: b for b in profile.bridges}
     for card in profile.cards:
@@ -162,7 +115,9 @@ def _booted_pfs(profile: HostProfile, cmd: Cmdline) -> list[BootedPF]:
     return out
 
 
-def _bus_range(bridge: BridgeProfile, pfs: tuple[BootedPF, ...], cmd: Cmdline) -> BridgeProfile:
+def _bus_range(
+    bridge: BridgeProfile, pfs: tuple[BootedPF, ...], cmd: KernelParams
+) -> BridgeProfile:
     """With pci=assign-busses the kernel numbers buses itself and reserves the VFs' buses."""
     if not cmd.assign_busses:
         return bridge

@@ -14,6 +14,7 @@ from dataclasses import replace
 
 from sriovstack.domain.addresses import MacAddress, PciAddress
 from sriovstack.domain.errors import KernelError, NotFound
+from sriovstack.domain.kernelparams import module_name, module_names
 from sriovstack.domain.observed import FdbEntry, ObservedLink, ObservedVF
 from sriovstack.domain.vfconfig import LinkState, TxRate, VFConfig, VlanProto, VlanTag
 from sriovstack.simulator import rendering
@@ -44,7 +45,7 @@ class SimulatedKernel:
         self.pfs: dict[PciAddress, SimPF] = {}
         for booted in self.host.pfs:
             driver = booted.card.model.pf_driver
-            self.modules.add(driver.replace("-", "_"))
+            self.modules.add(module_name(driver))
             netdev = self._new_netdev(booted.function.ifname, booted.function.mac)
             netdev.admin_up = profile.pf_links_up
             self.netdevs[netdev.ifname] = netdev
@@ -82,7 +83,7 @@ class SimulatedKernel:
             drivers |= {
                 pf.model.vf_driver
                 for pf in self.pfs.values()
-                if pf.model.vf_driver.replace("-", "_") in self.modules
+                if module_name(pf.model.vf_driver) in self.modules
             }
             self._tree = rendering.render(
                 self.host,
@@ -385,7 +386,7 @@ class SimulatedKernel:
         return list(self.log_lines)
 
     def blacklisted_modules(self) -> frozenset[str]:
-        return self.profile.blacklist | self.host.cmdline.blacklist
+        return module_names(self.profile.blacklist) | self.host.cmdline.blacklist
 
     # -- the hypervisor's side: a guest holding a VF open through vfio ----------------------
     def hold_vf(self, address: PciAddress, holder: str) -> None:
@@ -473,9 +474,9 @@ class SimulatedKernel:
             if vf.iommu_group is not None:
                 self._say(f"pci {vf.address}: Adding to iommu group {vf.iommu_group}")
         self._say(f"{driver} {pf.address} {pf.netdev_name}: SR-IOV enabled with {num} VFs")
-        if model.vf_driver not in self.blacklisted_modules():
+        if module_name(model.vf_driver) not in self.blacklisted_modules():
             # udev loads the VF driver's module by modalias whether or not it may then probe.
-            self.modules.add(model.vf_driver.replace("-", "_"))
+            self.modules.add(module_name(model.vf_driver))
         if pf.autoprobe:
             for vf in pf.vfs:
                 self._autobind(pf, vf)
@@ -486,7 +487,7 @@ class SimulatedKernel:
             self._probe(pf, vf, vf.driver_override)
             return
         vf_driver = pf.model.vf_driver
-        if vf_driver in self.blacklisted_modules() and vf_driver != pf.model.pf_driver:
+        if module_name(vf_driver) in self.blacklisted_modules() and vf_driver != pf.model.pf_driver:
             return  # udev asks modprobe for the module; modprobe refuses a blacklisted one
         self._probe(pf, vf, vf_driver)
 
@@ -496,7 +497,7 @@ class SimulatedKernel:
             return False
         if driver not in (VFIO, pf.model.vf_driver):
             return False
-        if driver != VFIO and driver.replace("-", "_") not in self.modules:
+        if driver != VFIO and module_name(driver) not in self.modules:
             # driver_override never loads a module: a blacklisted VF driver is simply absent.
             return False
         vf.driver = driver
