@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 
 from sriovstack import __version__
-from sriovstack.cli import demo, host, sim
+from sriovstack.cli import demo, host, pci, sim
 from sriovstack.cli.errors import exit_code, one_line, os_error_line, usage_line
 from sriovstack.domain.errors import SriovstackError
 
@@ -20,6 +20,7 @@ app = typer.Typer(
 )
 app.add_typer(host.app, name="host")
 app.add_typer(sim.app, name="sim")
+app.add_typer(pci.app, name="pci")
 app.command("demo")(demo.demo)
 
 

@@ -5,7 +5,8 @@ SriovstackError
 ├── NotFound            an unknown PF, VF, profile, netdev ...
 ├── Conflict            the request is valid but the current state refuses it
 │   ├── VFsInUse        a VF that would vanish is bound, held by a guest or claimed
-│   └── FilterTableFull the NIC's MAC or VLAN filter table has no room
+│   ├── FilterTableFull the NIC's MAC or VLAN filter table has no room
+│   └── ConcurrentUpdate another writer changed the same rows first; nothing was saved
 ├── KernelError         the kernel (real or simulated) refused a call; carries errno
 └── VerificationFailed  a change was accepted but reading it back shows something else
 """
@@ -63,6 +64,18 @@ class FilterTableFull(Conflict):
         self.table = table
         self.capacity = capacity
         super().__init__(f"{pf}: the NIC's {table} filter table is full ({capacity} entries)")
+
+
+class ConcurrentUpdate(Conflict):
+    """Another writer changed or took the same rows first; the whole change was undone.
+
+    Trying again may succeed: the store translates lost races (a row's version moved on, a
+    unique key already taken, a lock not had in time) into this error.
+    """
+
+    def __init__(self, detail: str) -> None:
+        self.detail = detail
+        super().__init__(f"another writer changed the same data first; nothing was saved: {detail}")
 
 
 class KernelError(SriovstackError):
