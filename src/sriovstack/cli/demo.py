@@ -22,7 +22,7 @@ from sriovstack.domain.inventory import HostInventory
 from sriovstack.domain.vfconfig import VFConfigChange, VlanTag
 from sriovstack.host import configuring, doctor, fdb, provisioning
 from sriovstack.host.inventory import read_inventory
-from sriovstack.simulator.kernel import SimulatedKernel, vf_link_up
+from sriovstack.simulator.kernel import SimulatedKernel
 from sriovstack.simulator.profiles import load_profile
 
 TALK_ARGS = "intel_iommu=on iommu=pt pci=realloc pci=assign-busses"
@@ -192,7 +192,7 @@ def _pf_down(stage: Stage) -> Outcome:
     stage.kernel.set_link("enp3s0f1", up=False)
     down = stage.kernel.link("enp3s0f1")
     pf = next(p for p in stage.kernel.pfs.values() if p.netdev_name == "enp3s0f1")
-    links = [vf_link_up(pf, vf) for vf in pf.vfs]
+    links = [pf.vf_link_up(vf) for vf in pf.vfs]
     stage.kernel.set_link("enp3s0f1", up=True)
     shown = [
         "# ip link set dev enp3s0f1 down",

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from sriovstack.domain.addresses import MacAddress, PciAddress
 from sriovstack.domain.catalogue import NicModel
-from sriovstack.domain.vfconfig import CLEAN, VFConfig
+from sriovstack.domain.vfconfig import CLEAN, LinkState, VFConfig
 from sriovstack.simulator.booting import BootedPF
 
 
@@ -68,6 +68,14 @@ class SimPF:
     @property
     def netdev_name(self) -> str:
         return self.netdev.ifname if self.netdev is not None else self.boot.function.ifname
+
+    def vf_link_up(self, vf: SimVF) -> bool:
+        """Whether a VF's link is up: its admin link state wins, ``auto`` follows this PF's link."""
+        if vf.config.link_state is LinkState.ENABLE:
+            return True
+        if vf.config.link_state is LinkState.DISABLE:
+            return False
+        return self.carrier
 
     @property
     def carrier(self) -> bool:

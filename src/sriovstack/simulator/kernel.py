@@ -207,7 +207,8 @@ class SimulatedKernel:
         self, netdev: SimNetdev, pf: SimPF | None, owner: tuple[SimPF, SimVF] | None
     ) -> bool:
         if owner is not None:
-            return vf_link_up(*owner)
+            pf, vf = owner
+            return pf.vf_link_up(vf)
         if pf is not None:
             return pf.carrier
         return True  # lo and virtual devices have no cable
@@ -674,15 +675,6 @@ class Uptime:
     def tick(self) -> float:
         self.now += 0.004
         return self.now
-
-
-def vf_link_up(pf: SimPF, vf: SimVF) -> bool:
-    """Whether a VF's link is up: its link state, or with ``auto`` its PF's link."""
-    if vf.config.link_state is LinkState.ENABLE:
-        return True
-    if vf.config.link_state is LinkState.DISABLE:
-        return False
-    return pf.carrier
 
 
 def _observed_vf(pf: SimPF, vf: SimVF) -> ObservedVF:

@@ -6,7 +6,6 @@ import errno
 from typing import Protocol
 
 from sriovstack.domain.addresses import PciAddress
-from sriovstack.domain.vfconfig import LinkState
 from sriovstack.simulator.booting import BootedHost
 from sriovstack.simulator.devices import SimNetdev, SimPF, SimVF
 from sriovstack.simulator.sysfs import Store, Tree
@@ -151,7 +150,7 @@ def _render_vf(
             tree,
             f"{path}/net/{vf.netdev.ifname}",
             vf.netdev,
-            carrier=_vf_carrier(pf, vf),
+            carrier=pf.vf_link_up(vf),
             device_path=path,
         )
 
@@ -222,16 +221,6 @@ def _operstate(up: bool, carrier: bool, *, loopback: bool) -> str:
     if loopback and up:
         return "unknown\n"
     return "up\n" if up and carrier else "down\n"
-
-
-def _vf_carrier(pf: SimPF, vf: SimVF) -> bool:
-    # The same rule as the VF netdev's IFLA_CARRIER in kernel.vf_link_up (the contract suite
-    # checks they agree): the admin link state wins, "auto" follows the PF's link.
-    if vf.config.link_state is LinkState.ENABLE:
-        return True
-    if vf.config.link_state is LinkState.DISABLE:
-        return False
-    return pf.carrier
 
 
 def _override_text(value: str | None) -> str:
