@@ -10,6 +10,7 @@ from enum import StrEnum
 from typing import Any, ClassVar
 
 from sqlalchemy import (
+    JSON,
     CheckConstraint,
     DateTime,
     Dialect,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     MetaData,
     String,
     UniqueConstraint,
+    false,
     true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -81,20 +83,42 @@ class Schema(DeclarativeBase):
 
 
 class HostRow(Schema):
-    """A compute host; CPU, memory and NUMA stay unknown (NULL) until an agent reports them."""
+    """A compute host; CPU, memory and NUMA stay unknown (NULL) until an agent reports them.
+
+    ``used_*`` and ``free_devices`` are kept by the claims themselves (conditional updates),
+    so that choosing a host reads one row per host and never counts VFs.
+    """
 
     __tablename__ = "hosts"
+    __table_args__ = (
+        Index("ix_hosts_enabled_last_heartbeat", "enabled", "last_heartbeat"),
+        CheckConstraint("used_vcpus >= 0 AND used_ram_mib >= 0", name="usage_not_negative"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str | None] = mapped_column(String(36), unique=True)  # os-hypervisors id
     name: Mapped[str] = mapped_column(String(255), unique=True)
     cpus: Mapped[int | None]
     memory_mib: Mapped[int | None]
     numa_cells: Mapped[int | None]  # how many NUMA nodes; a PF names its own by numa_node
+    # The socket of each NUMA cell, by cell id; null where the host does not say (policy socket).
+    numa_sockets: Mapped[list[int | None] | None] = mapped_column(JSON)
     availability_zone: Mapped[str] = mapped_column(
         String(255), default="nova", server_default="nova"
     )
     enabled: Mapped[bool] = mapped_column(default=True, server_default=true())
+    disabled_reason: Mapped[str | None] = mapped_column(String(255))
     last_heartbeat: Mapped[datetime | None]
+    hypervisor_type: Mapped[str] = mapped_column(String(32), default="QEMU", server_default="QEMU")
+    host_ip: Mapped[str | None] = mapped_column(String(64))
+    # Nova's defaults: initial_cpu_allocation_ratio 4.0, initial_ram_allocation_ratio 1.0,
+    # reserved_host_memory_mb 512.
+    cpu_allocation_ratio: Mapped[float] = mapped_column(default=4.0, server_default="4.0")
+    ram_allocation_ratio: Mapped[float] = mapped_column(default=1.0, server_default="1.0")
+    reserved_ram_mib: Mapped[int] = mapped_column(default=512, server_default="512")
+    used_vcpus: Mapped[int] = mapped_column(default=0, server_default="0")
+    used_ram_mib: Mapped[int] = mapped_column(default=0, server_default="0")
+    free_devices: Mapped[int] = mapped_column(default=0, server_default="0")  # offered, free
 
     pfs: Mapped[list[PhysicalFunctionRow]] = relationship(
         back_populates="host", cascade="all, delete-orphan"
@@ -121,6 +145,25 @@ class PhysicalFunctionRow(Schema):
     numa_node: Mapped[int | None]
     total_vfs: Mapped[int]
     version: Mapped[int] = mapped_column()
+    # The device spec's other tags (trusted, remote_managed, ...), as Nova's pool keys hold them.
+    tags: Mapped[dict[str, str | None]] = mapped_column(JSON, default=dict, server_default="{}")
+    # Whether a device spec offers the PF itself (type-PF, for direct-physical ports).
+    offered_whole: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # The PF as a device: available, or claimed/allocated whole, or unclaimable/unavailable
+    # while one of its VFs is held (Nova's parent/child rule).
+    state: Mapped[VFState] = mapped_column(
+        Enum(
+            VFState,
+            name="pf_state",
+            native_enum=False,
+            create_constraint=True,
+            length=16,
+            values_callable=lambda states: [s.value for s in states],
+        ),
+        default=VFState.AVAILABLE,
+        server_default="available",
+    )
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
 
     host: Mapped[HostRow] = relationship(back_populates="pfs")
     vfs: Mapped[list[VirtualFunctionRow]] = relationship(
@@ -185,3 +228,30 @@ class ClaimRow(Schema):
     vf_index: Mapped[int]
     owner: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
+    server_id: Mapped[str | None] = mapped_column(String(36), index=True)  # the guest it is for
+
+
+class DevicePoolRow(Schema):
+    """Free devices of one kind on one PF, as Nova's pools count them: the scheduler's index.
+
+    One row per PF for its VFs (``type-VF``) and one for the PF itself when offered whole
+    (``type-PF``). ``free`` moves with every claim and release in the same transaction, and an
+    inventory report recounts it, so choosing hosts reads pools through an index instead of
+    counting VF rows.
+    """
+
+    __tablename__ = "device_pools"
+    __table_args__ = (
+        UniqueConstraint("pf_id", "dev_type"),
+        Index("ix_device_pools_physnet_dev_type_free", "physnet", "dev_type", "free"),
+        CheckConstraint("free >= 0 AND free <= total", name="free_within_total"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    host_id: Mapped[int] = mapped_column(ForeignKey("hosts.id"), index=True)
+    pf_id: Mapped[int] = mapped_column(ForeignKey("physical_functions.id", ondelete="CASCADE"))
+    dev_type: Mapped[str] = mapped_column(String(16))  # type-VF or type-PF
+    physnet: Mapped[str | None] = mapped_column(String(64))  # lower-cased: Nova ignores case
+    numa_node: Mapped[int | None]
+    free: Mapped[int]
+    total: Mapped[int]

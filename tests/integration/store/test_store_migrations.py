@@ -8,9 +8,30 @@ from sqlalchemy import inspect
 
 from sriovstack.store import migrating
 from sriovstack.store.engine import create_engine_for
-from sriovstack.store.tables import Schema
+from sriovstack.store.schema import Schema
 
-TABLES = {"hosts", "physical_functions", "virtual_functions", "claims"}
+TABLES = {
+    "hosts",
+    "physical_functions",
+    "virtual_functions",
+    "claims",
+    "device_pools",
+    "projects",
+    "users",
+    "role_assignments",
+    "tokens",
+    "networks",
+    "subnets",
+    "ip_allocations",
+    "ports",
+    "security_groups",
+    "security_group_rules",
+    "port_security_groups",
+    "flavors",
+    "images",
+    "keypairs",
+    "servers",
+}
 
 
 def table_names(url: str) -> set[str]:
@@ -25,14 +46,14 @@ def table_names(url: str) -> set[str]:
 def test_upgrade_from_empty_creates_the_tables_and_records_the_head(database_url: str) -> None:
     assert migrating.current(database_url) is None
     migrating.upgrade(database_url)
-    assert migrating.current(database_url) == migrating.head() == "0001"
+    assert migrating.current(database_url) == migrating.head() == "0002"
     assert table_names(database_url) == TABLES | {"alembic_version"}
 
 
 def test_upgrading_twice_changes_nothing(database_url: str) -> None:
     migrating.upgrade(database_url)
     migrating.upgrade(database_url)
-    assert migrating.current(database_url) == "0001"
+    assert migrating.current(database_url) == "0002"
 
 
 def test_the_migrated_schema_is_the_one_tables_py_describes(database_url: str) -> None:
@@ -53,6 +74,22 @@ def test_downgrade_to_base_drops_every_table(database_url: str) -> None:
     assert table_names(database_url) == {"alembic_version"}
     migrating.upgrade(database_url)  # and the way back up still works
     assert table_names(database_url) == TABLES | {"alembic_version"}
+
+
+def test_downgrade_to_0001_keeps_an_inventory_and_upgrade_brings_it_back(database_url: str) -> None:
+    migrating.upgrade(database_url, "0001")
+    migrating.upgrade(database_url)
+    migrating.downgrade(database_url, "0001")
+    assert migrating.current(database_url) == "0001"
+    assert table_names(database_url) == {
+        "hosts",
+        "physical_functions",
+        "virtual_functions",
+        "claims",
+        "alembic_version",
+    }
+    migrating.upgrade(database_url)
+    assert migrating.current(database_url) == "0002"
 
 
 def test_the_migration_scripts_ship_inside_the_package() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-from sriovstack.store.tables import Schema
+from sriovstack.store.schema import Schema
 
 
 def run_migrations(connection: Connection) -> None:
