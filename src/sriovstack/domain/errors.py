@@ -95,3 +95,18 @@ class KernelError(SriovstackError):
 
 class VerificationFailed(SriovstackError):
     """The kernel accepted a change but reading it back disagrees."""
+
+
+class Unauthenticated(SriovstackError):
+    """No valid credentials: a missing, wrong or expired token or password."""
+
+    def __init__(self, detail: str = "The request you have made requires authentication.") -> None:
+        super().__init__(detail)
+
+
+class Forbidden(SriovstackError):
+    """The caller is known but its role does not allow this."""
+
+
+class InUse(Conflict):
+    """A resource is still used by another and cannot be changed or removed."""

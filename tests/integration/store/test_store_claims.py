@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, event, select, update
-from tests.integration.store.conftest import NOW
+from tests.integration.conftest import NOW
 from tests.integration.store.inventories import PF0, PF1, host_inventory, pf_entry
 
 from sriovstack.domain.addresses import PciAddress

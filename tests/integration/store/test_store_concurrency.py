@@ -6,7 +6,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import Engine, func, select
-from tests.integration.store.conftest import NOW, EngineFactory
+from tests.integration.conftest import NOW, EngineFactory
 from tests.integration.store.inventories import PF0, host_inventory, pf_entry
 
 from sriovstack.store.claims import ClaimedVF, claim_free_vf

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from tests.integration.store.conftest import EngineFactory
+from tests.integration.conftest import EngineFactory
 
 from sriovstack.domain.errors import InvalidInput
 from sriovstack.store.engine import create_engine_for, resolve_url

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Engine, select
 from tests.factories import boot
-from tests.integration.store.conftest import NOW
+from tests.integration.conftest import NOW
 from tests.integration.store.inventories import PF0, PF1, host_inventory, pf_entry
 
 from sriovstack.domain.addresses import PciAddress

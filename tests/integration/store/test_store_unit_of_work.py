@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import Engine, select, text
-from tests.integration.store.conftest import NOW, EngineFactory
+from tests.integration.conftest import NOW, EngineFactory
 from tests.integration.store.inventories import PF0, host_inventory, pf_entry
 
 from sriovstack.domain.errors import ConcurrentUpdate

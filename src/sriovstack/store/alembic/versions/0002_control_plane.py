@@ -81,9 +81,7 @@ def upgrade() -> None:
         sa.Column("admin_state_up", sa.Boolean(), server_default=sa.true(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("mtu", sa.Integer(), nullable=False),
-        sa.Column(
-            "port_security_enabled", sa.Boolean(), server_default=sa.true(), nullable=False
-        ),
+        sa.Column("port_security_enabled", sa.Boolean(), server_default=sa.true(), nullable=False),
         sa.Column("network_type", sa.String(length=16), nullable=False),
         sa.Column("physical_network", sa.String(length=64), nullable=True),
         sa.Column("segmentation_id", sa.Integer(), nullable=True),
@@ -145,9 +143,7 @@ def upgrade() -> None:
         sa.Column("device_owner", sa.String(length=255), nullable=False),
         sa.Column("admin_state_up", sa.Boolean(), server_default=sa.true(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column(
-            "port_security_enabled", sa.Boolean(), server_default=sa.true(), nullable=False
-        ),
+        sa.Column("port_security_enabled", sa.Boolean(), server_default=sa.true(), nullable=False),
         sa.Column(
             "propagate_uplink_status", sa.Boolean(), server_default=sa.false(), nullable=False
         ),

@@ -1,4 +1,5 @@
-"""A fresh database per test, on SQLite (a temporary file) and on PostgreSQL.
+"""A fresh database per test, on SQLite (a temporary file) and on PostgreSQL, for the store and
+API tests.
 
 The PostgreSQL cases run when SRIOVSTACK_TEST_POSTGRES_URL names a database whose role may create
 databases, e.g. ``postgresql+psycopg://sriovstack:sriovstack@127.0.0.1:5432/sriovstack_test``

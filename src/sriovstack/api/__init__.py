@@ -1,0 +1,1 @@
+"""The HTTP API: FastAPI routes, wire shapes and one error table."""
