@@ -5,7 +5,20 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from sriovstack import __version__
-from sriovstack.api import identity, networks
+from sriovstack.api import (
+    extensions,
+    flavors,
+    hosts,
+    hypervisors,
+    identity,
+    images,
+    keypairs,
+    networks,
+    ports,
+    security_groups,
+    servers,
+    subnets,
+)
 from sriovstack.api.errors import install_error_handlers
 from sriovstack.services.environment import Environment
 
@@ -20,6 +33,20 @@ def create_app(environment: Environment, *, public_url: str | None = None) -> Fa
     app.state.environment = environment
     app.state.public_url = public_url
     install_error_handlers(app)
-    for module in (identity, networks):
+    routers = (
+        identity,
+        extensions,
+        networks,
+        subnets,
+        ports,
+        security_groups,
+        servers,
+        flavors,
+        keypairs,
+        hypervisors,
+        images,
+        hosts,
+    )
+    for module in routers:
         app.include_router(module.router)
     return app

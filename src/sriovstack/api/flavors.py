@@ -1,0 +1,7 @@
+"""Nova v2.1 flavors and their extra specs."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/compute/v2.1", tags=["compute"])

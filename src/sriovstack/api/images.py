@@ -1,0 +1,7 @@
+"""Glance v2 images (metadata only)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/image", tags=["image"])
