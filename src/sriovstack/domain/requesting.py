@@ -1,14 +1,15 @@
-"""What a boot asks of PCI pools: device requests from Neutron ports and from flavor aliases."""
+"""Device requests: what ports and flavor aliases ask of PCI pools, and which pools match."""
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from sriovstack.domain.alias import Alias, NumaPolicy, parse_flavor_extra_specs
-from sriovstack.domain.devspec import DevType
+from sriovstack.domain.devspec import DevType, TagValue, read_bool
 from sriovstack.domain.errors import InvalidInput
+from sriovstack.domain.pools import PoolKey
 
 VNIC_TYPE_FIELD = "binding:vnic_type"
 IMAGE_NUMA_PROPERTY = "hw_pci_numa_affinity_policy"
@@ -139,3 +140,48 @@ def resolve_numa_policy(
             str(image),
         )
     return flavor if flavor is not None else image
+
+
+def pool_matches(key: PoolKey, specs: Sequence[RequestSpec]) -> bool:
+    """Nova's ``pci_device_prop_match``: some spec whose every key the pool holds, case aside.
+
+    A key the pool lacks reads as None, so None asks for "no such tag" (a tunnelled network
+    has physnet None) and any other value fails.
+    """
+    values = key.as_dict()
+    return any(all(_folded(values.get(k)) == _folded(v) for k, v in spec.items()) for spec in specs)
+
+
+def _folded(value: TagValue) -> TagValue:
+    return value.lower() if isinstance(value, str) else value
+
+
+_NOUNS: Mapping[TagValue, tuple[str, str]] = {
+    str(DevType.VF).lower(): ("VF", "VFs"),
+    str(DevType.PF).lower(): ("PF", "PFs"),
+    str(DevType.PCI).lower(): ("PCI device", "PCI devices"),
+}
+
+
+def describe_request(request: DeviceRequest) -> str:
+    """``1 VF on physnet physnet1``, ``2 VFs 8086:1515 or 8086:10ed``: for people."""
+    return f"{request.count} " + " or ".join(
+        _describe_spec(spec, request) for spec in request.specs
+    )
+
+
+def _describe_spec(spec: RequestSpec, request: DeviceRequest) -> str:
+    default = ("VF", "VFs") if request.source is RequestSource.PORT else ("device", "devices")
+    singular, plural = _NOUNS.get(_folded(spec.get("dev_type")), default)
+    words = []
+    if "trusted" in spec:
+        words.append("trusted" if read_bool(spec["trusted"]) else "untrusted")
+    if read_bool(spec.get("remote_managed")):
+        words.append("remote-managed")
+    words.append(singular if request.count == 1 else plural)
+    if "vendor_id" in spec or "product_id" in spec:
+        words.append(f"{spec.get('vendor_id') or '*'}:{spec.get('product_id') or '*'}")
+    if "physical_network" in spec:
+        physnet = spec["physical_network"]
+        words.append("without a physnet" if physnet is None else f"on physnet {physnet}")
+    return " ".join(words)
