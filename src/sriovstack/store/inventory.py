@@ -7,15 +7,17 @@ with. Reporting the same inventory again changes nothing but the heartbeat.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from sriovstack.domain.addresses import PciAddress
-from sriovstack.domain.inventory import HostInventory, PFEntry, VFEntry
+from sriovstack.domain.devspec import TagValue
+from sriovstack.domain.inventory import HostInventory
 from sriovstack.store.tables import (
     FREE_STATES,
     HELD_STATES,
@@ -24,6 +26,36 @@ from sriovstack.store.tables import (
     VFState,
     VirtualFunctionRow,
 )
+
+
+class VFFacts(Protocol):
+    """What the store keeps of a VF (an observed VFEntry or an agent's ReportedVF)."""
+
+    @property
+    def index(self) -> int: ...
+    @property
+    def address(self) -> PciAddress: ...
+
+
+class PFFacts(Protocol):
+    """What the store keeps of a PF (an observed PFEntry or an agent's ReportedPF)."""
+
+    @property
+    def address(self) -> PciAddress: ...
+    @property
+    def vendor_id(self) -> int: ...
+    @property
+    def device_id(self) -> int: ...
+    @property
+    def vf_device_id(self) -> int: ...
+    @property
+    def netdev(self) -> str | None: ...
+    @property
+    def numa_node(self) -> int | None: ...
+    @property
+    def total_vfs(self) -> int: ...
+    @property
+    def vfs(self) -> Sequence[VFFacts]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,17 +97,33 @@ def upsert_inventory(
     ``physnets`` names the physical network of each PF by its PCI address (from the device
     spec or device mappings); a PF not in it has none. The host row is made on first report.
     """
+    return upsert_pfs(session, host, inventory.pfs, now=now, physnets=physnets)[1]
+
+
+def upsert_pfs(
+    session: Session,
+    host: str,
+    pfs: Sequence[PFFacts],
+    *,
+    now: datetime,
+    physnets: Mapping[PciAddress, str | None] | None = None,
+    tags: Mapping[PciAddress, Mapping[str, TagValue]] | None = None,
+    offered_whole: frozenset[PciAddress] = frozenset(),
+) -> tuple[HostRow, InventoryChanges]:
+    """``upsert_inventory`` for PFs of any source, with each PF's pool tags and whether the PF
+    itself is offered (type-PF); the host row comes back for the caller's further updates."""
     host_row = _host_row(session, host)
     host_row.last_heartbeat = now
     changes = _Changes()
     stored = {row.address: row for row in host_row.pfs}
-    for pf in inventory.pfs:
+    for pf in pfs:
         physnet = (physnets or {}).get(pf.address)
+        extra = _pf_extra((tags or {}).get(pf.address, {}), pf.address in offered_whole)
         row = stored.pop(str(pf.address), None)
         if row is None:
-            host_row.pfs.append(_new_pf(pf, physnet, changes))
+            host_row.pfs.append(_new_pf(pf, physnet, extra, changes))
         else:
-            _sync_pf(row, pf, physnet, changes)
+            _sync_pf(row, pf, physnet, extra, changes)
     for row in stored.values():  # PFs that vanished
         if _sync_vfs(row, {}, changes):
             row.version += 1
@@ -83,7 +131,7 @@ def upsert_inventory(
             host_row.pfs.remove(row)
             changes.deleted.append(PciAddress.parse(row.address))
     session.flush()
-    return changes.frozen()
+    return host_row, changes.frozen()
 
 
 def _host_row(session: Session, name: str) -> HostRow:
@@ -99,7 +147,14 @@ def _host_row(session: Session, name: str) -> HostRow:
     return row
 
 
-def _pf_columns(pf: PFEntry, physnet: str | None) -> dict[str, object]:
+def _pf_extra(tags: Mapping[str, TagValue], offered_whole: bool) -> dict[str, object]:
+    return {
+        "tags": {k: None if v is None else str(v) for k, v in sorted(tags.items())},
+        "offered_whole": offered_whole,
+    }
+
+
+def _pf_columns(pf: PFFacts, physnet: str | None) -> dict[str, object]:
     return {
         "vendor_id": pf.vendor_id,
         "device_id": pf.device_id,
@@ -111,16 +166,26 @@ def _pf_columns(pf: PFEntry, physnet: str | None) -> dict[str, object]:
     }
 
 
-def _new_pf(pf: PFEntry, physnet: str | None, changes: _Changes) -> PhysicalFunctionRow:
-    row = PhysicalFunctionRow(address=str(pf.address), version=1, **_pf_columns(pf, physnet))
+def _new_pf(
+    pf: PFFacts, physnet: str | None, extra: dict[str, object], changes: _Changes
+) -> PhysicalFunctionRow:
+    row = PhysicalFunctionRow(
+        address=str(pf.address), version=1, **_pf_columns(pf, physnet), **extra
+    )
     changes.added.append(pf.address)
     _sync_vfs(row, {vf.index: vf for vf in pf.vfs}, changes)
     return row
 
 
-def _sync_pf(row: PhysicalFunctionRow, pf: PFEntry, physnet: str | None, changes: _Changes) -> None:
+def _sync_pf(
+    row: PhysicalFunctionRow,
+    pf: PFFacts,
+    physnet: str | None,
+    extra: dict[str, object],
+    changes: _Changes,
+) -> None:
     changed = False
-    for name, value in _pf_columns(pf, physnet).items():
+    for name, value in {**_pf_columns(pf, physnet), **extra}.items():
         if getattr(row, name) != value:
             setattr(row, name, value)
             changed = True
@@ -130,7 +195,7 @@ def _sync_pf(row: PhysicalFunctionRow, pf: PFEntry, physnet: str | None, changes
         row.version += 1
 
 
-def _sync_vfs(pf: PhysicalFunctionRow, present: dict[int, VFEntry], changes: _Changes) -> bool:
+def _sync_vfs(pf: PhysicalFunctionRow, present: dict[int, VFFacts], changes: _Changes) -> bool:
     """Bring the PF's VF rows in line with the VFs ``present``; whether any row changed."""
     changed = False
     for row in list(pf.vfs):

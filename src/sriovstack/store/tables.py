@@ -92,6 +92,7 @@ class HostRow(Schema):
     __tablename__ = "hosts"
     __table_args__ = (
         Index("ix_hosts_enabled_last_heartbeat", "enabled", "last_heartbeat"),
+        Index("ix_hosts_free_devices", "free_devices"),
         CheckConstraint("used_vcpus >= 0 AND used_ram_mib >= 0", name="usage_not_negative"),
     )
 

@@ -10,11 +10,16 @@ from datetime import UTC, datetime, timedelta
 from sriovstack.api.app import create_app
 from sriovstack.api.serving import start_in_thread
 from sriovstack.client import Client
+from sriovstack.domain.mappings import parse_network_vlan_ranges
 from sriovstack.services import identity
 from sriovstack.services.environment import Environment
 from sriovstack.services.settings import Settings
 from sriovstack.store.database import Database
 
+# physnet1 as in the talk (with tenant VLANs); physnet2 for provider networks only.
+TEST_SETTINGS = Settings(
+    network_vlan_ranges=parse_network_vlan_ranges("physnet1:3001:4000,physnet2")
+)
 ADMIN_PASSWORD = "admin-secret"
 DEMO_PASSWORD = "demo-secret"
 
@@ -61,7 +66,7 @@ def running_cloud(database_url: str, settings: Settings | None = None) -> Iterat
     clock = Clock()
     database = Database.open(database_url, pool_size=10)
     env = Environment(
-        database, replace(settings or Settings(), database_url=database_url), clock=clock
+        database, replace(settings or TEST_SETTINGS, database_url=database_url), clock=clock
     )
     identity.ensure_bootstrap(env, admin_password=ADMIN_PASSWORD, demo_password=DEMO_PASSWORD)
     server = start_in_thread(create_app(env))

@@ -407,6 +407,7 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_hosts_enabled_last_heartbeat", ["enabled", "last_heartbeat"], unique=False
         )
+        batch_op.create_index("ix_hosts_free_devices", ["free_devices"], unique=False)
         batch_op.create_unique_constraint(batch_op.f("uq_hosts_uuid"), ["uuid"])
         batch_op.create_check_constraint(
             "usage_not_negative", "used_vcpus >= 0 AND used_ram_mib >= 0"
@@ -442,6 +443,7 @@ def downgrade() -> None:
     with op.batch_alter_table("hosts", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("ck_hosts_usage_not_negative"), type_="check")
         batch_op.drop_constraint(batch_op.f("uq_hosts_uuid"), type_="unique")
+        batch_op.drop_index("ix_hosts_free_devices")
         batch_op.drop_index("ix_hosts_enabled_last_heartbeat")
         batch_op.drop_column("free_devices")
         batch_op.drop_column("used_ram_mib")

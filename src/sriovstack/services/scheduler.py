@@ -1,0 +1,175 @@
+"""Choosing a host for a boot and claiming what it needs there, retrying elsewhere on a lost race.
+
+Each attempt is one transaction: the SQL pre-filter walks an index to a page of candidate hosts,
+the domain's filters and weighers rank them, and the best one is claimed with conditional
+updates. A claim that finds the world changed rolls back whole and the next attempt skips that
+host, so concurrent boots never share a device and a boot never holds half its devices.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from sriovstack.domain.errors import ConcurrentUpdate
+from sriovstack.domain.requesting import DeviceRequest, RequestSource
+from sriovstack.domain.scheduling import (
+    BootRequest,
+    Fit,
+    Strategy,
+    Weighing,
+    explain_no_valid_host,
+    rank_hosts,
+)
+from sriovstack.services.environment import Environment
+from sriovstack.store.claiming import ClaimedDevice, DeviceTake, claim_boot
+from sriovstack.store.pools import (
+    VF_POOL,
+    PoolDemand,
+    all_host_ids,
+    candidate_hosts,
+    host_states,
+)
+from sriovstack.store.querying import Session
+
+EXPLAIN_LIMIT = 5000  # hosts examined to explain a failure; more are summarised
+OnClaimed = Callable[[Session, int, str, Sequence[ClaimedDevice]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where a boot landed and the devices it holds there."""
+
+    host_id: int
+    host: str
+    devices: tuple[ClaimedDevice, ...]
+    attempts: int
+
+
+def device_owners(server_id: str, requests: Sequence[DeviceRequest]) -> list[tuple[str, ...]]:
+    """The owner name of each device of each request: a port's ID, or ``<server>:<n>``."""
+    owners: list[tuple[str, ...]] = []
+    numbered = 0
+    for request in requests:
+        if request.source is RequestSource.PORT:
+            owners.append((request.requester,) * request.count)
+        else:
+            owners.append(tuple(f"{server_id}:{numbered + i}" for i in range(request.count)))
+            numbered += request.count
+    return owners
+
+
+def place(
+    env: Environment,
+    *,
+    server_id: str,
+    boot: BootRequest,
+    on_claimed: OnClaimed,
+) -> Placement | str:
+    """Claim a host for ``boot``; ``on_claimed`` records the result in the same transaction.
+
+    Returns the placement, or the "No valid host" explanation with each host's reason.
+    """
+    settings = env.settings
+    weighing = Weighing(Strategy(settings.scheduler_strategy), settings.pci_weight_multiplier)
+    demands = pool_demands(boot.devices)
+    owners = device_owners(server_id, boot.devices)
+    tried: set[int] = set()
+    for attempt in range(1, settings.scheduler_attempts + 1):
+        alive_since = env.now() - settings.agent_down_time
+        with env.unit_of_work() as uow:
+            ids = candidate_hosts(
+                uow.session,
+                demands=demands,
+                ram_mib=boot.ram_mib,
+                vcpus=boot.vcpus,
+                availability_zone=boot.availability_zone,
+                alive_since=alive_since,
+                strategy=settings.scheduler_strategy,
+                limit=settings.scheduler_candidates,
+                skip=tried,
+            )
+            if not ids:
+                break
+            states = host_states(uow.session, ids, alive_since=alive_since)
+            by_name = {state.name: host_id for host_id, state in states}
+            ranking = rank_hosts(boot, [state for _, state in states], weighing=weighing)
+            if not ranking.chosen:
+                tried.update(ids)  # this page fails the finer filters: look further
+                continue
+            best, fit = ranking.chosen[0]
+            host_id = by_name[best.name]
+            try:
+                devices = claim_boot(
+                    uow.session,
+                    host_id=host_id,
+                    server_id=server_id,
+                    ram_mib=boot.ram_mib,
+                    vcpus=boot.vcpus,
+                    alive_since=alive_since,
+                    takes=device_takes(boot.devices, owners, fit),
+                    now=env.now(),
+                )
+                on_claimed(uow.session, host_id, best.name, devices)
+                uow.commit()
+            except ConcurrentUpdate:
+                tried.add(host_id)  # lost a race there: everything rolls back, try elsewhere
+                continue
+            return Placement(host_id, best.name, tuple(devices), attempt)
+    return explain(env, boot, weighing)
+
+
+def explain(env: Environment, boot: BootRequest, weighing: Weighing) -> str:
+    """Why no host takes ``boot`` now, per host (grouped when there are many)."""
+    alive_since = env.now() - env.settings.agent_down_time
+    with env.unit_of_work() as uow:
+        ids = all_host_ids(uow.session)
+        examined = ids[:EXPLAIN_LIMIT]
+        states = host_states(uow.session, examined, alive_since=alive_since)
+    ranking = rank_hosts(boot, [state for _, state in states], weighing=weighing)
+    rejected = list(ranking.rejected)
+    rejected.extend(
+        (host.name, "could take it, but other boots claimed what it had first: try again")
+        for host, _ in ranking.chosen
+    )
+    message = explain_no_valid_host(rejected)
+    if len(ids) > len(examined):
+        message += f" ({len(ids) - len(examined)} more hosts not examined)"
+    return message
+
+
+def pool_demands(requests: Sequence[DeviceRequest]) -> list[PoolDemand]:
+    """What the SQL pre-filter can check cheaply: free devices per physnet and kind."""
+    totals: dict[tuple[str | None, str], int] = {}
+    for request in requests:
+        specs = request.specs
+        physnets = {spec.get("physical_network") for spec in specs}
+        if len(physnets) != 1 or any("physical_network" not in spec for spec in specs):
+            continue  # alias requests match by IDs: left to the domain's filters
+        physnet = physnets.pop()
+        dev_types = {spec.get("dev_type") or VF_POOL for spec in specs}
+        if len(dev_types) != 1:
+            continue
+        key = (physnet.lower() if isinstance(physnet, str) else None, dev_types.pop() or VF_POOL)
+        totals[key] = totals.get(key, 0) + request.count
+    return [PoolDemand(physnet, dev_type, count) for (physnet, dev_type), count in totals.items()]
+
+
+def device_takes(
+    requests: Sequence[DeviceRequest], owners: Sequence[tuple[str, ...]], fit: Fit
+) -> list[DeviceTake]:
+    """The fit's takes as claims, each device with its owner."""
+    given = [0] * len(requests)
+    takes = []
+    for take in fit.takes:
+        index = next(i for i, request in enumerate(requests) if request is take.request)
+        start = given[index]
+        given[index] += take.count
+        takes.append(
+            DeviceTake(
+                pf_address=take.pool.address,
+                dev_type=str(take.pool.dev_type),
+                owners=owners[index][start : start + take.count],
+            )
+        )
+    return takes

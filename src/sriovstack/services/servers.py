@@ -1,0 +1,567 @@
+"""Servers: boot with ports or networks (schedule and claim before anything runs), the agent's
+report that a guest runs, and delete, which gives every device back."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sriovstack.domain.alias import (
+    ALIAS_EXTRA_SPEC,
+    NUMA_EXTRA_SPEC,
+    parse_alias_counts,
+    parse_numa_policy,
+)
+from sriovstack.domain.errors import Conflict, InUse, InvalidInput, NotFound
+from sriovstack.domain.requesting import (
+    IMAGE_NUMA_PROPERTY,
+    DeviceRequest,
+    VnicType,
+    device_request_for_port,
+    device_requests_for_flavor,
+    parse_vnic_type,
+    resolve_numa_policy,
+)
+from sriovstack.domain.scheduling import BootRequest
+from sriovstack.services.environment import Caller, Environment
+from sriovstack.services.scheduler import place
+from sriovstack.store.claiming import ClaimedDevice, allocate_server, held_by_server, release_server
+from sriovstack.store.compute_tables import FlavorRow, ImageRow, KeypairRow, ServerRow
+from sriovstack.store.network_tables import IPAllocationRow, NetworkRow, PortRow, SubnetRow
+from sriovstack.store.querying import Session, delete_row, find_rows, flush, get_row
+from sriovstack.store.tables import HostRow, VFState
+
+NAME_LENGTH = 255
+VIF_TYPES = {VnicType.DIRECT_PHYSICAL: "hostdev_physical"}  # every other SR-IOV type: hw_veb
+POWER_RUNNING, POWER_NOSTATE = 1, 0
+FILTERS = ("name", "status", "host", "project_id", "tenant_id", "all_tenants", "flavor", "image")
+
+
+def create_server(env: Environment, caller: Caller, body: Mapping[str, Any]) -> dict[str, Any]:
+    """Boot a server: validate everything, record it in BUILD, then schedule and claim.
+
+    A request refused for its input leaves nothing behind; a boot no host can take ends in
+    ERROR with a fault that says, per host, why.
+    """
+    caller.require_member("creating a server")
+    name = _name(body.get("name"))
+    server_id = env.new_id()
+    now = env.now()
+    with env.unit_of_work() as uow:
+        session = uow.session
+        flavor = _flavor(session, body.get("flavorRef"))
+        image = _image(session, caller, body.get("imageRef"))
+        key_name = _key_name(session, caller, body.get("key_name"))
+        zone = _zone(body.get("availability_zone"))
+        ports = _ports(session, caller, body.get("networks"))
+        requests = _device_requests(env, session, flavor, ports)
+        boot = BootRequest(
+            ram_mib=flavor.ram,
+            vcpus=flavor.vcpus,
+            availability_zone=zone,
+            devices=tuple(requests),
+            numa_policy=_boot_policy(flavor, image),
+        )
+        server = ServerRow(
+            id=server_id,
+            project_id=caller.project_id,
+            user_id=caller.user_id,
+            name=name,
+            flavor_id=flavor.id,
+            flavor=_flavor_copy(flavor),
+            image_id=image.id,
+            key_name=key_name,
+            availability_zone=zone,
+            status="BUILD",
+            vm_state="building",
+            task_state="scheduling",
+            power_state=POWER_NOSTATE,
+            metadata_items=_metadata(body.get("metadata")),
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(server)
+        for port in ports:
+            port.device_id = server_id
+            port.device_owner = f"compute:{zone or 'nova'}"
+            port.updated_at = now
+            port.revision_number += 1
+        flush(session)
+        port_ids = [port.id for port in ports]
+        uow.commit()
+
+    def bind(session: Session, host_id: int, host: str, devices: Sequence[ClaimedDevice]) -> None:
+        _bind(env, session, server_id, host_id, host, port_ids, devices)
+
+    placed = place(env, server_id=server_id, boot=boot, on_claimed=bind)
+    if isinstance(placed, str):
+        _fail(env, server_id, placed)
+    return show_server(env, caller, server_id)
+
+
+def report_server(
+    env: Environment, caller: Caller, host: str, server_id: str, body: Mapping[str, Any]
+) -> dict[str, Any]:
+    """An agent says a guest runs (ACTIVE) or failed (ERROR, with ``fault``).
+
+    ACTIVE is refused unless the server still holds every device it was given on this host:
+    a server never becomes ACTIVE without its VFs.
+    """
+    caller.require_host(host)
+    status = body.get("status")
+    if status not in ("ACTIVE", "ERROR"):
+        raise InvalidInput("status", "must be ACTIVE or ERROR", status)
+    with env.unit_of_work() as uow:
+        session = uow.session
+        server, host_row = _server_on(session, server_id, host)
+        ports = find_rows(session, PortRow, where={"device_id": server_id})
+        now = env.now()
+        if status == "ERROR":
+            fault = str(body.get("fault") or "the host could not start the guest")
+            _release(session, server, ports)
+            _set_error(server, fault, now)
+        else:
+            held = held_by_server(session, server_id, [p.id for p in ports])
+            missing = [owner for owner, state in held if state is VFState.REMOVED]
+            if missing or len(held) != _device_count(server, ports):
+                raise Conflict(
+                    f"server {server_id} does not hold all its devices on {host}: "
+                    f"{len(held)} held, {_device_count(server, ports)} needed"
+                    + (f", removed from the host: {', '.join(missing)}" if missing else "")
+                )
+            allocate_server(session, server_id, [p.id for p in ports])
+            server.status, server.vm_state, server.task_state = "ACTIVE", "active", None
+            server.power_state = POWER_RUNNING
+            server.launched_at = server.launched_at or now
+            for port in ports:
+                port.status = "ACTIVE"
+                port.updated_at = now
+        server.updated_at = now
+        del host_row
+        flush(session)
+        view = server_view(session, caller, server)
+        uow.commit()
+    return view
+
+
+def delete_server(env: Environment, caller: Caller, server_id: str) -> None:
+    """Delete a server: its devices and resources go back, ports it made go, others unbind."""
+    with env.unit_of_work() as uow:
+        session = uow.session
+        server = _visible(session, caller, server_id)
+        if not caller.is_admin and server.project_id != caller.project_id:
+            raise NotFound("server", server_id)
+        ports = find_rows(session, PortRow, where={"device_id": server_id})
+        _release(session, server, ports)
+        for port in ports:
+            if port.created_for_server:
+                delete_row(session, port)
+            else:
+                _unbind(port, env.now())
+                port.device_id, port.device_owner = "", ""
+        delete_row(session, server)
+        uow.commit()
+
+
+def show_server(env: Environment, caller: Caller, server_id: str) -> dict[str, Any]:
+    with env.unit_of_work() as uow:
+        return server_view(uow.session, caller, _visible(uow.session, caller, server_id))
+
+
+def list_servers(
+    env: Environment, caller: Caller, filters: Mapping[str, str], *, detail: bool
+) -> list[dict[str, Any]]:
+    """Servers of the caller's project (every project for an admin with all_tenants)."""
+    with env.unit_of_work() as uow:
+        session = uow.session
+        where: dict[str, object] = {}
+        everyone = caller.is_admin and filters.get("all_tenants", "").lower() in ("1", "true")
+        project = filters.get("project_id") or filters.get("tenant_id")
+        if project and caller.is_admin:
+            where["project_id"] = project
+        elif not everyone:
+            where["project_id"] = caller.project_id
+        if "status" in filters:
+            where["status"] = filters["status"].upper()
+        if "host" in filters and caller.is_admin:
+            hosts = find_rows(session, HostRow, where={"name": filters["host"]})
+            where["host_id"] = hosts[0].id if hosts else -1
+        rows = find_rows(session, ServerRow, where=where, order_by=("created_at", "id"))
+        rows = [row for row in rows if _name_matches(row.name, filters.get("name"))]
+        if detail:
+            return [server_view(session, caller, row) for row in rows]
+        return [{"id": row.id, "name": row.name, "links": _links(row.id)} for row in rows]
+
+
+def host_servers(env: Environment, caller: Caller, host: str) -> list[dict[str, Any]]:
+    """What a host's agent must run: its servers with their ports and devices."""
+    caller.require_host(host)
+    with env.unit_of_work() as uow:
+        session = uow.session
+        host_rows = find_rows(session, HostRow, where={"name": host})
+        if not host_rows:
+            raise NotFound("host", host)
+        rows = find_rows(session, ServerRow, where={"host_id": host_rows[0].id}, order_by=("id",))
+        return [
+            {
+                "id": row.id,
+                "name": row.name,
+                "status": row.status,
+                "ports": [
+                    _port_binding(port)
+                    for port in find_rows(session, PortRow, where={"device_id": row.id})
+                ],
+            }
+            for row in rows
+        ]
+
+
+def server_view(session: Session, caller: Caller, row: ServerRow) -> dict[str, Any]:
+    """The server as Nova 2.1 shows it (admin-only attributes for admins)."""
+    host = get_row(session, HostRow, row.host_id) if row.host_id is not None else None
+    flavor = row.flavor
+    view: dict[str, Any] = {
+        "id": row.id,
+        "name": row.name,
+        "status": row.status,
+        "tenant_id": row.project_id,
+        "user_id": row.user_id,
+        "metadata": row.metadata_items,
+        "hostId": _host_id(row.project_id, host.name) if host else "",
+        "image": {"id": row.image_id, "links": []},
+        "flavor": {"id": flavor["id"], "links": []},
+        "created": _stamp(row.created_at),
+        "updated": _stamp(row.updated_at),
+        "addresses": _addresses(session, row.id),
+        "accessIPv4": "",
+        "accessIPv6": "",
+        "links": _links(row.id),
+        "OS-DCF:diskConfig": "MANUAL",
+        "progress": 0,
+        "OS-EXT-AZ:availability_zone": (host.availability_zone if host else "")
+        or (row.availability_zone or ""),
+        "config_drive": "",
+        "key_name": row.key_name,
+        "OS-SRV-USG:launched_at": _stamp(row.launched_at),
+        "OS-SRV-USG:terminated_at": None,
+        "OS-EXT-STS:task_state": row.task_state,
+        "OS-EXT-STS:vm_state": row.vm_state,
+        "OS-EXT-STS:power_state": row.power_state,
+        "os-extended-volumes:volumes_attached": [],
+        "security_groups": [{"name": "default"}],
+    }
+    if caller.is_admin:
+        view["OS-EXT-SRV-ATTR:host"] = host.name if host else None
+        view["OS-EXT-SRV-ATTR:hypervisor_hostname"] = host.name if host else None
+        view["OS-EXT-SRV-ATTR:instance_name"] = f"instance-{row.id[:8]}"
+    if row.fault:
+        view["fault"] = row.fault
+    return view
+
+
+# ------------------------------------------------------------------------------------ boot
+
+
+def _name(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > NAME_LENGTH:
+        raise InvalidInput("name", f"must be 1-{NAME_LENGTH} characters", value)
+    return value
+
+
+def _flavor(session: Session, ref: Any) -> FlavorRow:
+    if not isinstance(ref, str | int) or not str(ref):
+        raise InvalidInput("flavorRef", "is required: a flavor ID")
+    key = str(ref).rstrip("/").rsplit("/", 1)[-1]
+    flavor = get_row(session, FlavorRow, key)
+    if flavor is None:
+        raise InvalidInput("flavorRef", f"flavor {key} does not exist")
+    if flavor.disabled:
+        raise InvalidInput("flavorRef", f"flavor {flavor.name} is disabled")
+    return flavor
+
+
+def _image(session: Session, caller: Caller, ref: Any) -> ImageRow:
+    if not isinstance(ref, str) or not ref:
+        raise InvalidInput("imageRef", "is required: an image ID")
+    key = ref.rstrip("/").rsplit("/", 1)[-1]
+    image = get_row(session, ImageRow, key)
+    visible = image is not None and (
+        image.visibility in ("public", "community") or caller.sees(image.owner or "")
+    )
+    if image is None or not visible:
+        raise InvalidInput("imageRef", f"image {key} does not exist")
+    return image
+
+
+def _key_name(session: Session, caller: Caller, value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not find_rows(
+        session, KeypairRow, where={"user_id": caller.user_id, "name": value}
+    ):
+        raise InvalidInput("key_name", f"key pair {value} does not exist for this user", value)
+    return value
+
+
+def _zone(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > NAME_LENGTH:
+        raise InvalidInput("availability_zone", "must be a zone name", value)
+    return value
+
+
+def _ports(session: Session, caller: Caller, networks: Any) -> list[PortRow]:
+    """The server's ports, in NIC order; each must be the caller's (or shared's) and free."""
+    if networks in (None, "none", "auto", []):
+        return []
+    if not isinstance(networks, list):
+        raise InvalidInput("networks", 'must be a list of {"port": ID} or {"uuid": network ID}')
+    ports: list[PortRow] = []
+    for i, nic in enumerate(networks):
+        if not isinstance(nic, dict) or not ({"port", "uuid"} & set(nic)):
+            raise InvalidInput(f"networks[{i}]", 'needs "port" (a port ID) or "uuid"', nic)
+        if nic.get("port"):
+            ports.append(_free_port(session, caller, str(nic["port"]), ports))
+        else:
+            raise InvalidInput(
+                f"networks[{i}].uuid", "booting on a network needs a port: create one first"
+            )
+    return ports
+
+
+def _free_port(session: Session, caller: Caller, port_id: str, taken: list[PortRow]) -> PortRow:
+    port = get_row(session, PortRow, port_id)
+    if port is None or not caller.sees(port.project_id):
+        raise InvalidInput("networks.port", f"port {port_id} does not exist", port_id)
+    if port.device_id or any(p.id == port.id for p in taken):
+        error = InUse(f"port {port_id} is still in use by {port.device_id or 'this request'}")
+        error.neutron_type = "PortInUse"  # type: ignore[attr-defined]
+        raise error
+    if not port.admin_state_up and port.vnic_type == "direct-physical":
+        raise InvalidInput("networks.port", f"port {port_id} is administratively down", port_id)
+    return port
+
+
+def _device_requests(
+    env: Environment, session: Session, flavor: FlavorRow, ports: Sequence[PortRow]
+) -> list[DeviceRequest]:
+    requests: list[DeviceRequest] = []
+    for port in ports:
+        network = get_row(session, NetworkRow, port.network_id)
+        assert network is not None  # the port's foreign key
+        trusted = port.profile.get("trusted") if isinstance(port.profile, dict) else None
+        policy = port.numa_affinity_policy
+        request = device_request_for_port(
+            port.id,
+            parse_vnic_type(port.vnic_type),
+            physnet=network.physical_network,
+            trusted=trusted if isinstance(trusted, bool) else None,
+            numa_policy=None if policy is None else parse_numa_policy(policy),
+        )
+        if request is not None:
+            requests.append(request)
+    requests.extend(device_requests_for_flavor(flavor.extra_specs, env.settings.aliases))
+    return requests
+
+
+def _boot_policy(flavor: FlavorRow, image: ImageRow) -> Any:
+    flavor_value = flavor.extra_specs.get(NUMA_EXTRA_SPEC)
+    image_value = (image.properties or {}).get(IMAGE_NUMA_PROPERTY)
+    return resolve_numa_policy(
+        flavor=None if flavor_value is None else parse_numa_policy(flavor_value),
+        image=None
+        if image_value is None
+        else parse_numa_policy(image_value, where=IMAGE_NUMA_PROPERTY),
+    )
+
+
+def _flavor_copy(flavor: FlavorRow) -> dict[str, Any]:
+    return {
+        "id": flavor.id,
+        "original_name": flavor.name,
+        "ram": flavor.ram,
+        "vcpus": flavor.vcpus,
+        "disk": flavor.disk,
+        "ephemeral": flavor.ephemeral,
+        "swap": flavor.swap,
+        "extra_specs": dict(flavor.extra_specs),
+    }
+
+
+def _metadata(value: Any) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and len(k) <= 255 and len(v) <= 255
+        for k, v in value.items()
+    ):
+        raise InvalidInput("metadata", "must map strings of up to 255 characters to strings")
+    return dict(value)
+
+
+def _bind(
+    env: Environment,
+    session: Session,
+    server_id: str,
+    host_id: int,
+    host: str,
+    port_ids: Sequence[str],
+    devices: Sequence[ClaimedDevice],
+) -> None:
+    """Record the placement: the server's host and each port's binding to its device."""
+    server = get_row(session, ServerRow, server_id)
+    assert server is not None
+    now = env.now()
+    server.host_id, server.task_state, server.updated_at = host_id, "spawning", now
+    by_owner = {device.owner: device for device in devices}
+    for port_id in port_ids:
+        port = get_row(session, PortRow, port_id)
+        assert port is not None
+        network = get_row(session, NetworkRow, port.network_id)
+        assert network is not None
+        port.host_id = host
+        port.updated_at = now
+        port.revision_number += 1
+        device = by_owner.get(port.id)
+        if device is None:  # a normal port: the host's virtual switch carries it
+            port.vif_type = "ovs"
+            port.vif_details = {"port_filter": True, "connectivity": "l2"}
+            continue
+        port.profile = {**(port.profile or {}), **_binding_profile(device)}
+        port.vif_type = VIF_TYPES.get(parse_vnic_type(port.vnic_type), "hw_veb")
+        port.vif_details = {
+            "port_filter": False,
+            "connectivity": "l2",
+            "vlan": str(network.segmentation_id or 0),
+        }
+    flush(session)
+
+
+def _binding_profile(device: ClaimedDevice) -> dict[str, Any]:
+    """What Nova writes into binding:profile for a PCI device (nova-pci.md 1.4)."""
+    profile: dict[str, Any] = {
+        "pci_vendor_info": f"{device.vendor_id:04x}:{device.product_id:04x}",
+        "pci_slot": str(device.address),
+        "physical_network": device.physnet,
+    }
+    if device.vf_index is not None:
+        profile["vf_num"] = device.vf_index
+        profile["pf_address"] = str(device.pf_address)
+    return profile
+
+
+def _fail(env: Environment, server_id: str, reason: str) -> None:
+    with env.unit_of_work() as uow:
+        server = get_row(uow.session, ServerRow, server_id)
+        if server is None:
+            return  # deleted while it was being scheduled
+        _set_error(server, reason, env.now())
+        uow.commit()
+
+
+def _set_error(server: ServerRow, message: str, now: datetime) -> None:
+    server.status, server.vm_state, server.task_state = "ERROR", "error", None
+    server.fault = {"code": 500, "message": message, "created": _stamp(now)}
+    server.updated_at = now
+
+
+def _release(session: Session, server: ServerRow, ports: Sequence[PortRow]) -> None:
+    flavor = server.flavor
+    release_server(
+        session,
+        server_id=server.id,
+        host_id=server.host_id,
+        ram_mib=int(flavor["ram"]),
+        vcpus=int(flavor["vcpus"]),
+        ports=[port.id for port in ports],
+    )
+    server.host_id = None
+
+
+def _unbind(port: PortRow, now: datetime) -> None:
+    port.host_id = ""
+    port.profile = {k: v for k, v in (port.profile or {}).items() if k == "trusted"}
+    port.vif_type, port.vif_details, port.status = "unbound", {}, "DOWN"
+    port.updated_at = now
+    port.revision_number += 1
+
+
+def _device_count(server: ServerRow, ports: Sequence[PortRow]) -> int:
+    """How many devices the server was given: one per SR-IOV port, plus its flavor's aliases."""
+    sriov = sum(1 for port in ports if port.vnic_type != str(VnicType.NORMAL))
+    text = server.flavor.get("extra_specs", {}).get(ALIAS_EXTRA_SPEC)
+    return sriov + (sum(count for _, count in parse_alias_counts(text)) if text else 0)
+
+
+def _server_on(session: Session, server_id: str, host: str) -> tuple[ServerRow, HostRow]:
+    server = get_row(session, ServerRow, server_id)
+    host_rows = find_rows(session, HostRow, where={"name": host})
+    if server is None or not host_rows or server.host_id != host_rows[0].id:
+        raise NotFound("server", server_id, f"not on host {host}")
+    return server, host_rows[0]
+
+
+def _visible(session: Session, caller: Caller, server_id: str) -> ServerRow:
+    server = get_row(session, ServerRow, server_id)
+    if server is None or not caller.sees(server.project_id):
+        raise NotFound("server", server_id)
+    return server
+
+
+def _port_binding(port: PortRow) -> dict[str, Any]:
+    return {
+        "id": port.id,
+        "mac_address": port.mac_address,
+        "vnic_type": port.vnic_type,
+        "admin_state_up": port.admin_state_up,
+        "port_security_enabled": port.port_security_enabled,
+        "profile": port.profile,
+        "vif_type": port.vif_type,
+        "vif_details": port.vif_details,
+        "status": port.status,
+    }
+
+
+def _addresses(session: Session, server_id: str) -> dict[str, list[dict[str, Any]]]:
+    addresses: dict[str, list[dict[str, Any]]] = {}
+    for port in find_rows(session, PortRow, where={"device_id": server_id}, order_by=("id",)):
+        network = get_row(session, NetworkRow, port.network_id)
+        entries = addresses.setdefault(network.name if network else port.network_id, [])
+        for allocation in find_rows(session, IPAllocationRow, where={"port_id": port.id}):
+            subnet = get_row(session, SubnetRow, allocation.subnet_id)
+            entries.append(
+                {
+                    "version": subnet.ip_version if subnet else 4,
+                    "addr": allocation.ip_address,
+                    "OS-EXT-IPS:type": "fixed",
+                    "OS-EXT-IPS-MAC:mac_addr": port.mac_address,
+                }
+            )
+    return addresses
+
+
+def _name_matches(name: str, pattern: str | None) -> bool:
+    """Nova filters server names by regular expression search."""
+    if not pattern:
+        return True
+    try:
+        return re.search(pattern, name) is not None
+    except re.error:
+        raise InvalidInput("name", "is not a valid regular expression", pattern) from None
+
+
+def _host_id(project_id: str, host: str) -> str:
+    # Nova's hostId: an opaque per-project hash of the host, so projects cannot map the cloud.
+    return hashlib.sha224((project_id + host).encode()).hexdigest()
+
+
+def _links(server_id: str) -> list[dict[str, str]]:
+    return [{"rel": "self", "href": f"/compute/v2.1/servers/{server_id}"}]
+
+
+def _stamp(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.strftime("%Y-%m-%dT%H:%M:%SZ")
