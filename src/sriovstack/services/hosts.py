@@ -4,7 +4,7 @@ heartbeats, enabling and disabling, and the PCI device list."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +12,7 @@ from sriovstack.domain.errors import Conflict, InvalidInput, NotFound
 from sriovstack.domain.reporting import HostReport, report_from_wire
 from sriovstack.services import identity
 from sriovstack.services.environment import Caller, Environment
+from sriovstack.store.bulk import load_new_hosts
 from sriovstack.store.inventory import upsert_pfs
 from sriovstack.store.pools import recount_pools
 from sriovstack.store.querying import Session, find_rows, flush
@@ -235,3 +236,18 @@ def _host(session: Session, name: str) -> HostRow:
 
 def _stamp(moment: datetime | None) -> str | None:
     return None if moment is None else moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def add_reported_hosts(
+    env: Environment, reports: Sequence[HostReport], *, batch: int = 500
+) -> None:
+    """New hosts with their first reports, written in bulk (simulated fleets, benchmarks).
+
+    These hosts get no agent credentials: whoever runs their agents registers those.
+    """
+    for first in range(0, len(reports), batch):
+        with env.unit_of_work() as uow:
+            load_new_hosts(
+                uow.session, reports[first : first + batch], now=env.now(), new_id=env.new_id
+            )
+            uow.commit()

@@ -38,7 +38,7 @@ class Settings:
     region: str = "RegionOne"
     mac_prefix: str = "fa:16:3e"  # Neutron's base_mac
     # How many hosts the SQL pre-filter hands to the filters and weighers for one boot.
-    scheduler_candidates: int = 20
+    scheduler_candidates: int = 10
     scheduler_attempts: int = 5  # lost claim races retried on other hosts before giving up
 
     def physnet_known(self, physnet: str) -> bool:

@@ -83,10 +83,11 @@ def claim_boot(
             claimed.extend(_claim_vfs(session, pf, take.owners, server_id, now))
     count = sum(len(take.owners) for take in takes)
     if count:
-        session.execute(
+        _write(
+            session,
             update(HostRow)
             .where(HostRow.id == host_id)
-            .values(free_devices=HostRow.free_devices - count)
+            .values(free_devices=HostRow.free_devices - count),
         )
     return claimed
 
@@ -97,15 +98,17 @@ def allocate_server(session: Session, server_id: str, ports: Collection[str] = (
     ``ports`` are the server's port IDs: a whole PF for a port is held under the port's ID.
     """
     owners = _owners(session, server_id, ports)
-    moved = session.execute(
+    moved = _write(
+        session,
         update(VF)
         .where(VF.claimed_by.in_(owners), VF.state == VFState.CLAIMED)
-        .values(state=VFState.ALLOCATED, version=VF.version + 1)
+        .values(state=VFState.ALLOCATED, version=VF.version + 1),
     )
-    session.execute(
+    _write(
+        session,
         update(PF)
         .where(PF.claimed_by.in_(owners), PF.state == VFState.CLAIMED)
-        .values(state=VFState.ALLOCATED)
+        .values(state=VFState.ALLOCATED),
     )
     return _rowcount(moved)
 
@@ -145,7 +148,7 @@ def release_server(
     host.used_vcpus = max(host.used_vcpus - vcpus, 0)
     owners = set(_owners(session, server_id, ports))
     # Claims rows go first: they point at the VF rows that a removed VF's release deletes.
-    session.execute(delete(ClaimRow).where(ClaimRow.server_id == server_id))
+    _write(session, delete(ClaimRow).where(ClaimRow.server_id == server_id))
     released = 0
     for pf in host.pfs:
         if pf.claimed_by in owners:
@@ -169,7 +172,8 @@ def release_server(
 def _take_capacity(
     session: Session, host_id: int, ram_mib: int, vcpus: int, alive_since: datetime
 ) -> None:
-    taken = session.execute(
+    taken = _write(
+        session,
         update(HostRow)
         .where(
             HostRow.id == host_id,
@@ -177,7 +181,7 @@ def _take_capacity(
             HostRow.last_heartbeat >= alive_since,
             *capacity_conditions(ram_mib, vcpus),
         )
-        .values(used_ram_mib=HostRow.used_ram_mib + ram_mib, used_vcpus=HostRow.used_vcpus + vcpus)
+        .values(used_ram_mib=HostRow.used_ram_mib + ram_mib, used_vcpus=HostRow.used_vcpus + vcpus),
     )
     if _rowcount(taken) != 1:
         raise ConcurrentUpdate(f"host {host_id} no longer has room or is no longer up")
@@ -187,22 +191,24 @@ def _claim_vfs(
     session: Session, pf: PhysicalFunctionRow, owners: Sequence[str], server_id: str, now: datetime
 ) -> list[ClaimedDevice]:
     count = len(owners)
-    pool = session.execute(
+    pool = _write(
+        session,
         update(DevicePoolRow)
         .where(
             DevicePoolRow.pf_id == pf.id,
             DevicePoolRow.dev_type == VF_POOL,
             DevicePoolRow.free >= count,
         )
-        .values(free=DevicePoolRow.free - count)
+        .values(free=DevicePoolRow.free - count),
     )
     if _rowcount(pool) != 1:
         raise ConcurrentUpdate(f"PF {pf.address} has fewer than {count} free VFs now")
     # A PF with a VF held cannot go out whole (Nova: the parent becomes unavailable).
-    session.execute(
+    _write(
+        session,
         update(DevicePoolRow)
         .where(DevicePoolRow.pf_id == pf.id, DevicePoolRow.dev_type == PF_POOL)
-        .values(free=0)
+        .values(free=0),
     )
     candidates = (
         select(VF.id, VF.vf_index, VF.address)
@@ -216,17 +222,19 @@ def _claim_vfs(
         raise ConcurrentUpdate(f"PF {pf.address} has fewer than {count} available VFs now")
     claimed = []
     for (vf_id, index, address), owner in zip(rows, owners, strict=True):
-        taken = session.execute(
+        taken = _write(
+            session,
             update(VF)
             .where(VF.id == vf_id, VF.state == VFState.AVAILABLE)
-            .values(state=VFState.CLAIMED, claimed_by=owner, version=VF.version + 1)
+            .values(state=VFState.CLAIMED, claimed_by=owner, version=VF.version + 1),
         )
         if _rowcount(taken) != 1:
             raise ConcurrentUpdate(f"VF {address} was taken first")
-        session.execute(
+        _write(
+            session,
             insert(ClaimRow).values(
                 pf_id=pf.id, vf_index=index, owner=owner, created_at=now, server_id=server_id
-            )
+            ),
         )
         claimed.append(_device(pf, owner, index, PciAddress.parse(address), pf.vf_device_id))
     return claimed
@@ -235,30 +243,34 @@ def _claim_vfs(
 def _claim_pf(
     session: Session, pf: PhysicalFunctionRow, owner: str, server_id: str, now: datetime
 ) -> ClaimedDevice:
-    pool = session.execute(
+    pool = _write(
+        session,
         update(DevicePoolRow)
         .where(
             DevicePoolRow.pf_id == pf.id, DevicePoolRow.dev_type == PF_POOL, DevicePoolRow.free == 1
         )
-        .values(free=0)
+        .values(free=0),
     )
-    taken = session.execute(
+    taken = _write(
+        session,
         update(PF)
         .where(PF.id == pf.id, PF.state == VFState.AVAILABLE)
-        .values(state=VFState.CLAIMED, claimed_by=owner)
+        .values(state=VFState.CLAIMED, claimed_by=owner),
     )
     if _rowcount(pool) != 1 or _rowcount(taken) != 1:
         raise ConcurrentUpdate(f"PF {pf.address} was taken first")
     # Its VFs cannot be claimed while the PF is out whole (Nova: children unclaimable).
-    session.execute(
+    _write(
+        session,
         update(VF)
         .where(VF.pf_id == pf.id, VF.state == VFState.AVAILABLE)
-        .values(state=VFState.UNCLAIMABLE, version=VF.version + 1)
+        .values(state=VFState.UNCLAIMABLE, version=VF.version + 1),
     )
-    session.execute(
+    _write(
+        session,
         update(DevicePoolRow)
         .where(DevicePoolRow.pf_id == pf.id, DevicePoolRow.dev_type == VF_POOL)
-        .values(free=0)
+        .values(free=0),
     )
     del server_id, now  # a whole PF has no claims row: the PF row's owner is the claim
     return _device(pf, owner, None, PciAddress.parse(pf.address), pf.device_id)
@@ -295,6 +307,12 @@ def _owners(session: Session, server_id: str, ports: Collection[str]) -> list[st
         )
     )
     return sorted(owners)
+
+
+def _write(session: Session, statement: Any) -> Any:
+    """Run an UPDATE, DELETE or INSERT without matching it against loaded objects: claims work
+    on rows, and that matching is most of an ORM update's cost."""
+    return session.execute(statement, execution_options={"synchronize_session": False})
 
 
 def _rowcount(result: Any) -> int:

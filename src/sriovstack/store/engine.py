@@ -94,6 +94,9 @@ def _sqlite_engine(url: URL, *, busy_timeout_ms: int, pool_size: int) -> Engine:
         cursor: sqlite3.Cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
         cursor.execute("PRAGMA journal_mode = WAL")
+        # WAL's recommended durability: commits survive a crash of the process, and the database
+        # stays consistent on power loss; without it every commit waits for an fsync.
+        cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
 

@@ -136,7 +136,12 @@ def candidate_hosts(
         if demand.physnet is None
         else DevicePoolRow.physnet == demand.physnet.lower()
     )
-    order = DevicePoolRow.free.desc() if strategy == "spread" else DevicePoolRow.free.asc()
+    # Both keys in one direction, so the (physnet, dev_type, free) index (which ends in the
+    # row ID on SQLite) yields rows already in order and the walk stops at the limit.
+    if strategy == "spread":
+        order = (DevicePoolRow.free.desc(), DevicePoolRow.id.desc())
+    else:
+        order = (DevicePoolRow.free.asc(), DevicePoolRow.id.asc())
     query = (
         select(DevicePoolRow.host_id)
         .join(HostRow, HostRow.id == DevicePoolRow.host_id)
@@ -146,7 +151,7 @@ def candidate_hosts(
             DevicePoolRow.free >= 1,
             and_(*host_filters),
         )
-        .order_by(order, DevicePoolRow.id)
+        .order_by(*order)
         .limit(limit * 4)  # several PFs of one host may come first; de-duplicated below
     )
     found: list[int] = []
@@ -169,21 +174,52 @@ def count_hosts(session: Session) -> int:
 def host_states(
     session: Session, host_ids: Sequence[int], *, alive_since: datetime
 ) -> list[tuple[int, HostState]]:
-    """The domain's view of each host: usage, NUMA cells and free pools with Nova's pool keys."""
+    """The domain's view of each host: usage, NUMA cells and free pools with Nova's pool keys.
+
+    Reads columns, not entities: this runs for every candidate of every boot.
+    """
     if not host_ids:
         return []
-    hosts = {
-        row.id: row for row in session.scalars(select(HostRow).where(HostRow.id.in_(host_ids)))
-    }
+    host_columns = select(
+        HostRow.id,
+        HostRow.name,
+        HostRow.availability_zone,
+        HostRow.enabled,
+        HostRow.last_heartbeat,
+        HostRow.memory_mib,
+        HostRow.reserved_ram_mib,
+        HostRow.ram_allocation_ratio,
+        HostRow.used_ram_mib,
+        HostRow.cpus,
+        HostRow.cpu_allocation_ratio,
+        HostRow.used_vcpus,
+        HostRow.numa_cells,
+        HostRow.numa_sockets,
+        HostRow.disabled_reason,
+    ).where(HostRow.id.in_(list(host_ids)))
+    hosts = {row.id: row for row in session.execute(host_columns)}
     pools: dict[int, list[FreePool]] = {host_id: [] for host_id in hosts}
+    PF = PhysicalFunctionRow
     query = (
-        select(DevicePoolRow, PhysicalFunctionRow)
-        .join(PhysicalFunctionRow, PhysicalFunctionRow.id == DevicePoolRow.pf_id)
+        select(
+            DevicePoolRow.host_id,
+            DevicePoolRow.dev_type,
+            DevicePoolRow.free,
+            PF.address,
+            PF.vendor_id,
+            PF.device_id,
+            PF.vf_device_id,
+            PF.netdev,
+            PF.numa_node,
+            PF.physnet,
+            PF.tags,
+        )
+        .join(PF, PF.id == DevicePoolRow.pf_id)
         .where(DevicePoolRow.host_id.in_(list(hosts)))
-        .order_by(PhysicalFunctionRow.address, DevicePoolRow.dev_type)
+        .order_by(PF.address, DevicePoolRow.dev_type)
     )
-    for pool, pf in session.execute(query):
-        pools[pool.host_id].append(FreePool(pool_key(pf, pool.dev_type), pool.free))
+    for row in session.execute(query):
+        pools[row.host_id].append(FreePool(pool_key(row, row.dev_type), row.free))
     return [
         (host_id, _host_state(hosts[host_id], pools[host_id], alive_since))
         for host_id in host_ids
@@ -191,8 +227,11 @@ def host_states(
     ]
 
 
-def pool_key(pf: PhysicalFunctionRow, dev_type: str) -> PoolKey:
-    """The Nova pool key of a PF's VFs (``type-VF``) or of the PF itself (``type-PF``)."""
+def pool_key(pf: Any, dev_type: str) -> PoolKey:
+    """The Nova pool key of a PF's VFs (``type-VF``) or of the PF itself (``type-PF``).
+
+    ``pf`` is a PF row or a result row with the same column names.
+    """
     tags: dict[str, TagValue] = {}
     if pf.physnet is not None:
         tags["physical_network"] = pf.physnet
@@ -210,7 +249,7 @@ def pool_key(pf: PhysicalFunctionRow, dev_type: str) -> PoolKey:
     )
 
 
-def _host_state(row: HostRow, pools: list[FreePool], alive_since: datetime) -> HostState:
+def _host_state(row: Any, pools: list[FreePool], alive_since: datetime) -> HostState:
     memory = row.memory_mib or 0
     cpus = row.cpus or 0
     free_ram = int((memory - row.reserved_ram_mib) * row.ram_allocation_ratio) - row.used_ram_mib
