@@ -206,6 +206,12 @@ def _sync_vfs(pf: PhysicalFunctionRow, present: dict[int, VFFacts], changes: _Ch
             row.address = str(vf.address)
             changes.updated.append(vf.address)
             changed = True
+        elif row.state is VFState.REMOVED and row.address == str(vf.address):
+            # Back while still held (a VF count restored, a driver reloaded): its owner keeps
+            # it, as claimed until its agent confirms the guest uses it again.
+            row.state = VFState.CLAIMED
+            changes.updated.append(vf.address)
+            changed = True
     for index in sorted(present):
         vf = present[index]
         pf.vfs.append(

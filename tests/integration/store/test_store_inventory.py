@@ -139,6 +139,18 @@ def test_a_removed_vf_goes_when_released_and_comes_back_available_if_it_reappear
     assert vf_states(engine) == {0: (VFState.AVAILABLE, None), 1: (VFState.AVAILABLE, None)}
 
 
+def test_a_held_vf_that_vanishes_and_reappears_is_held_again_by_the_same_owner(
+    engine: Engine,
+) -> None:
+    upsert(engine, host_inventory(pf_entry(PF0, vfs=2)))
+    claim(engine, "port-a")
+    upsert(engine, host_inventory(pf_entry(PF0, vfs=0)))
+    assert vf_states(engine) == {0: (VFState.REMOVED, "port-a")}
+    changes = upsert(engine, host_inventory(pf_entry(PF0, vfs=2)))
+    assert PciAddress.parse("0000:03:10.0") in changes.updated
+    assert vf_states(engine) == {0: (VFState.CLAIMED, "port-a"), 1: (VFState.AVAILABLE, None)}
+
+
 def test_a_vanished_pf_is_deleted_once_none_of_its_vfs_is_held(engine: Engine) -> None:
     upsert(engine, host_inventory(pf_entry(PF0, vfs=2), pf_entry(PF1, vfs=2)))
     claim(engine, "port-a")  # VF 0 of PF0, the only PF on physnet1
