@@ -36,13 +36,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'sriovstack.db'}"
         return
-    admin_url = os.environ.get(POSTGRES_URL)
-    if not admin_url:
-        reason = f"PostgreSQL: {POSTGRES_URL} is not set (.ci/run starts a server and sets it)"
-        if os.environ.get("CI"):
-            pytest.fail(f"{reason}; in CI the PostgreSQL cases must run")
-        pytest.skip(reason)
-    with postgres_database(admin_url) as url:
+    with postgres_database(_postgres_admin_url()) as url:
         yield url
 
 
@@ -68,14 +62,71 @@ def engine(database_url: str, make_engine: EngineFactory) -> Engine:
     return make_engine()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def migrated_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of a database on each backend already at the newest revision.
+
+    PostgreSQL copies a template migrated once per test run: migrating every test's database
+    from scratch would cost a second each.
+    """
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'sriovstack.db'}"
+        migrating.upgrade(url)
+        yield url
+        return
+    admin_url = _postgres_admin_url()
+    template = _migrated_template(admin_url)
+    with postgres_database(admin_url, template=template) as url:
+        yield url
+
+
+_TEMPLATES: dict[str, str] = {}
+
+
+def _migrated_template(admin_url: str) -> str:
+    if admin_url not in _TEMPLATES:
+        name = f"sriovstack_template_{uuid.uuid4().hex[:12]}"
+        admin = create_engine(
+            resolve_url(admin_url), isolation_level="AUTOCOMMIT", poolclass=NullPool
+        )
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        admin.dispose()
+        migrating.upgrade(resolve_url(admin_url).set(database=name).render_as_string(False))
+        _TEMPLATES[admin_url] = name
+    return _TEMPLATES[admin_url]
+
+
+def _postgres_admin_url() -> str:
+    admin_url = os.environ.get(POSTGRES_URL)
+    if not admin_url:
+        reason = f"PostgreSQL: {POSTGRES_URL} is not set (.ci/run starts a server and sets it)"
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason}; in CI the PostgreSQL cases must run")
+        pytest.skip(reason)
+    return admin_url
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Drop the migrated templates this run made."""
+    for admin_url, name in _TEMPLATES.items():
+        admin = create_engine(
+            resolve_url(admin_url), isolation_level="AUTOCOMMIT", poolclass=NullPool
+        )
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
 @contextmanager
-def postgres_database(admin_url: str) -> Iterator[str]:
+def postgres_database(admin_url: str, *, template: str | None = None) -> Iterator[str]:
     """A new database on the server of ``admin_url``, dropped on exit, even if still in use."""
     server = resolve_url(admin_url)
     name = f"sriovstack_test_{uuid.uuid4().hex[:12]}"
     admin = create_engine(server, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    copy = f' TEMPLATE "{template}"' if template else ""
     with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"{copy}')
     try:
         yield server.set(database=name).render_as_string(hide_password=False)
     finally:

@@ -9,6 +9,6 @@ from tests.integration.api.cloud import Cloud, running_cloud
 
 
 @pytest.fixture
-def cloud(database_url: str) -> Iterator[Cloud]:
-    with running_cloud(database_url) as running:
+def cloud(migrated_database_url: str) -> Iterator[Cloud]:
+    with running_cloud(migrated_database_url) as running:
         yield running
