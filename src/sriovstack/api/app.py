@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from sriovstack import __version__
 from sriovstack.api import (
+    agents,
     extensions,
     flavors,
     hosts,
@@ -46,6 +47,7 @@ def create_app(environment: Environment, *, public_url: str | None = None) -> Fa
         hypervisors,
         images,
         hosts,
+        agents,
     )
     for module in routers:
         app.include_router(module.router)

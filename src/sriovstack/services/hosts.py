@@ -251,3 +251,36 @@ def add_reported_hosts(
                 uow.session, reports[first : first + batch], now=env.now(), new_id=env.new_id
             )
             uow.commit()
+
+
+def list_agents(
+    env: Environment, caller: Caller, filters: Mapping[str, str]
+) -> list[dict[str, Any]]:
+    """Each host's agent as Neutron's agents API shows its SR-IOV NIC agents."""
+    caller.require_admin("listing agents")
+    with env.unit_of_work() as uow:
+        rows = find_rows(uow.session, HostRow, order_by=("name",))
+        agents = [agent_view(row, env) for row in rows]
+    return [a for a in agents if all(str(a.get(k)) == v for k, v in filters.items() if k in a)]
+
+
+def agent_view(row: HostRow, env: Environment) -> dict[str, Any]:
+    mappings: dict[str, list[str]] = {}
+    for pf in sorted(row.pfs, key=lambda p: p.address):
+        if pf.physnet and pf.netdev:
+            mappings.setdefault(pf.physnet, []).append(pf.netdev)
+    return {
+        "id": row.uuid,
+        "agent_type": "NIC Switch agent",
+        "binary": "neutron-sriov-nic-agent",
+        "host": row.name,
+        "topic": "N/A",
+        "alive": alive(row, env),
+        "admin_state_up": row.enabled,
+        "availability_zone": None,
+        "heartbeat_timestamp": _stamp(row.last_heartbeat),
+        "started_at": _stamp(row.last_heartbeat),
+        "created_at": _stamp(row.last_heartbeat),
+        "description": row.disabled_reason,
+        "configurations": {"device_mappings": mappings, "devices": row.free_devices},
+    }

@@ -116,3 +116,21 @@ def test_disabling_a_host_with_a_reason(cloud: Cloud) -> None:
         "PATCH", "/v1/hosts/compute-1", json={"enabled": False, "disabled_reason": "maintenance"}
     )["host"]
     assert (host["enabled"], host["disabled_reason"]) == (False, "maintenance")
+
+
+def test_agents_show_as_neutron_sriov_nic_agents_with_their_liveness(cloud: Cloud) -> None:
+    add_host(cloud, synthetic_report("compute-1", pfs=2, vfs_per_pf=1))
+    admin = cloud.client("admin")
+    (agent,) = admin.get("/networking/v2.0/agents")["agents"]
+    assert (agent["host"], agent["binary"], agent["alive"]) == (
+        "compute-1",
+        "neutron-sriov-nic-agent",
+        True,
+    )
+    assert agent["configurations"]["device_mappings"] == {"physnet1": ["enp3s0f0", "enp3s0f1"]}
+    assert admin.get(f"/networking/v2.0/agents/{agent['id']}")["agent"]["host"] == "compute-1"
+    cloud.clock.advance(cloud.env.settings.agent_down_time.total_seconds() + 1)
+    assert admin.get("/networking/v2.0/agents", host="compute-1")["agents"][0]["alive"] is False
+    with pytest.raises(ApiError) as refused:
+        cloud.client("demo").get("/networking/v2.0/agents")
+    assert refused.value.status == 403
