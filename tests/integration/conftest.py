@@ -11,6 +11,7 @@ set), where they fail.
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
 from sriovstack.store import migrating
@@ -113,8 +115,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         admin = create_engine(
             resolve_url(admin_url), isolation_level="AUTOCOMMIT", poolclass=NullPool
         )
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _drop(admin, name)
         admin.dispose()
 
 
@@ -130,6 +131,18 @@ def postgres_database(admin_url: str, *, template: str | None = None) -> Iterato
     try:
         yield server.set(database=name).render_as_string(hide_password=False)
     finally:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _drop(admin, name)
         admin.dispose()
+
+
+def _drop(admin: Engine, name: str, attempts: int = 10) -> None:
+    """Drop a test database; a backend PostgreSQL may not let this role end (an autovacuum
+    worker that just started on it) is waited out, and a database still held after that is left
+    for the server to drop with the cluster rather than failing the test that used it."""
+    for attempt in range(attempts):
+        try:
+            with admin.connect() as connection:
+                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            return
+        except DBAPIError:
+            time.sleep(0.2 * (attempt + 1))

@@ -14,6 +14,7 @@ from sriovstack.api import (
     identity,
     images,
     keypairs,
+    microversions,
     networks,
     ports,
     security_groups,
@@ -36,6 +37,7 @@ def create_app(environment: Environment, *, public_url: str | None = None) -> Fa
     install_error_handlers(app)
     routers = (
         identity,
+        microversions,
         extensions,
         networks,
         subnets,

@@ -1,4 +1,4 @@
-"""Nova v2.1 servers (boot with ports, list, show, delete)."""
+"""Nova v2.1 servers (boot with ports or networks, list, show, delete)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from sriovstack.api.context import Authenticated, Env
+from sriovstack.api.microversions import Microversion, echo_headers
 from sriovstack.api.wire import envelope, query_filters
 from sriovstack.services import servers
 
@@ -14,27 +15,47 @@ router = APIRouter(prefix="/compute/v2.1", tags=["compute"])
 
 
 @router.post("/servers", status_code=202)
-def create_server(env: Env, caller: Authenticated, body: dict[str, Any]) -> dict[str, Any]:
+def create_server(
+    env: Env, caller: Authenticated, version: Microversion, response: Response, body: dict[str, Any]
+) -> dict[str, Any]:
     """Boot; the answer already says whether a host was found (BUILD) or not (ERROR)."""
-    return {"server": servers.create_server(env, caller, envelope(body, "server"))}
+    echo_headers(response, version)
+    server = servers.create_server(env, caller, envelope(body, "server"), minor=version.minor)
+    return {"server": server}
 
 
 @router.get("/servers")
-def list_servers(request: Request, env: Env, caller: Authenticated) -> dict[str, Any]:
-    return {"servers": servers.list_servers(env, caller, query_filters(request), detail=False)}
+def list_servers(
+    request: Request, env: Env, caller: Authenticated, version: Microversion, response: Response
+) -> dict[str, Any]:
+    echo_headers(response, version)
+    found = servers.list_servers(env, caller, query_filters(request), detail=False)
+    return {"servers": found}
 
 
 @router.get("/servers/detail")
-def list_servers_detail(request: Request, env: Env, caller: Authenticated) -> dict[str, Any]:
-    return {"servers": servers.list_servers(env, caller, query_filters(request), detail=True)}
+def list_servers_detail(
+    request: Request, env: Env, caller: Authenticated, version: Microversion, response: Response
+) -> dict[str, Any]:
+    echo_headers(response, version)
+    filters = query_filters(request)
+    found = servers.list_servers(env, caller, filters, detail=True, minor=version.minor)
+    return {"servers": found}
 
 
 @router.get("/servers/{server_id}")
-def show_server(server_id: str, env: Env, caller: Authenticated) -> dict[str, Any]:
-    return {"server": servers.show_server(env, caller, server_id)}
+def show_server(
+    server_id: str, env: Env, caller: Authenticated, version: Microversion, response: Response
+) -> dict[str, Any]:
+    echo_headers(response, version)
+    return {"server": servers.show_server(env, caller, server_id, minor=version.minor)}
 
 
 @router.delete("/servers/{server_id}", status_code=204)
-def delete_server(server_id: str, env: Env, caller: Authenticated) -> Response:
+def delete_server(
+    server_id: str, env: Env, caller: Authenticated, version: Microversion
+) -> Response:
     servers.delete_server(env, caller, server_id)
-    return Response(status_code=204)
+    response = Response(status_code=204)
+    echo_headers(response, version)
+    return response

@@ -27,9 +27,12 @@ from sriovstack.domain.requesting import (
 )
 from sriovstack.domain.scheduling import BootRequest
 from sriovstack.services.environment import Caller, Environment
+from sriovstack.services.flavors import visible_flavor
+from sriovstack.services.images import visible_image
+from sriovstack.services.keypairs import find_keypair
 from sriovstack.services.scheduler import place
 from sriovstack.store.claiming import ClaimedDevice, allocate_server, held_by_server, release_server
-from sriovstack.store.compute_tables import FlavorRow, ImageRow, KeypairRow, ServerRow
+from sriovstack.store.compute_tables import FlavorRow, ImageRow, ServerRow
 from sriovstack.store.network_tables import IPAllocationRow, NetworkRow, PortRow, SubnetRow
 from sriovstack.store.querying import Session, delete_row, find_rows, flush, get_row
 from sriovstack.store.tables import HostRow, VFState
@@ -37,10 +40,13 @@ from sriovstack.store.tables import HostRow, VFState
 NAME_LENGTH = 255
 VIF_TYPES = {VnicType.DIRECT_PHYSICAL: "hostdev_physical"}  # every other SR-IOV type: hw_veb
 POWER_RUNNING, POWER_NOSTATE = 1, 0
+FLAVOR_EMBEDDED_SINCE = 47
 FILTERS = ("name", "status", "host", "project_id", "tenant_id", "all_tenants", "flavor", "image")
 
 
-def create_server(env: Environment, caller: Caller, body: Mapping[str, Any]) -> dict[str, Any]:
+def create_server(
+    env: Environment, caller: Caller, body: Mapping[str, Any], *, minor: int = 1
+) -> dict[str, Any]:
     """Boot a server: validate everything, record it in BUILD, then schedule and claim.
 
     A request refused for its input leaves nothing behind; a boot no host can take ends in
@@ -52,7 +58,7 @@ def create_server(env: Environment, caller: Caller, body: Mapping[str, Any]) -> 
     now = env.now()
     with env.unit_of_work() as uow:
         session = uow.session
-        flavor = _flavor(session, body.get("flavorRef"))
+        flavor = _flavor(session, caller, body.get("flavorRef"))
         image = _image(session, caller, body.get("imageRef"))
         key_name = _key_name(session, caller, body.get("key_name"))
         zone = _zone(body.get("availability_zone"))
@@ -99,7 +105,7 @@ def create_server(env: Environment, caller: Caller, body: Mapping[str, Any]) -> 
     placed = place(env, server_id=server_id, boot=boot, on_claimed=bind)
     if isinstance(placed, str):
         _fail(env, server_id, placed)
-    return show_server(env, caller, server_id)
+    return show_server(env, caller, server_id, minor=minor)
 
 
 def report_server(
@@ -166,13 +172,21 @@ def delete_server(env: Environment, caller: Caller, server_id: str) -> None:
         uow.commit()
 
 
-def show_server(env: Environment, caller: Caller, server_id: str) -> dict[str, Any]:
+def show_server(
+    env: Environment, caller: Caller, server_id: str, *, minor: int = 1
+) -> dict[str, Any]:
     with env.unit_of_work() as uow:
-        return server_view(uow.session, caller, _visible(uow.session, caller, server_id))
+        server = _visible(uow.session, caller, server_id)
+        return server_view(uow.session, caller, server, minor=minor)
 
 
 def list_servers(
-    env: Environment, caller: Caller, filters: Mapping[str, str], *, detail: bool
+    env: Environment,
+    caller: Caller,
+    filters: Mapping[str, str],
+    *,
+    detail: bool,
+    minor: int = 1,
 ) -> list[dict[str, Any]]:
     """Servers of the caller's project (every project for an admin with all_tenants)."""
     with env.unit_of_work() as uow:
@@ -192,7 +206,7 @@ def list_servers(
         rows = find_rows(session, ServerRow, where=where, order_by=("created_at", "id"))
         rows = [row for row in rows if _name_matches(row.name, filters.get("name"))]
         if detail:
-            return [server_view(session, caller, row) for row in rows]
+            return [server_view(session, caller, row, minor=minor) for row in rows]
         return [{"id": row.id, "name": row.name, "links": _links(row.id)} for row in rows]
 
 
@@ -219,8 +233,10 @@ def host_servers(env: Environment, caller: Caller, host: str) -> list[dict[str, 
         ]
 
 
-def server_view(session: Session, caller: Caller, row: ServerRow) -> dict[str, Any]:
-    """The server as Nova 2.1 shows it (admin-only attributes for admins)."""
+def server_view(
+    session: Session, caller: Caller, row: ServerRow, *, minor: int = 1
+) -> dict[str, Any]:
+    """The server as Nova shows it at microversion 2.``minor`` (admin attributes for admins)."""
     host = get_row(session, HostRow, row.host_id) if row.host_id is not None else None
     flavor = row.flavor
     view: dict[str, Any] = {
@@ -232,7 +248,7 @@ def server_view(session: Session, caller: Caller, row: ServerRow) -> dict[str, A
         "metadata": row.metadata_items,
         "hostId": _host_id(row.project_id, host.name) if host else "",
         "image": {"id": row.image_id, "links": []},
-        "flavor": {"id": flavor["id"], "links": []},
+        "flavor": _flavor_view(flavor, minor),
         "created": _stamp(row.created_at),
         "updated": _stamp(row.updated_at),
         "addresses": _addresses(session, row.id),
@@ -259,7 +275,43 @@ def server_view(session: Session, caller: Caller, row: ServerRow) -> dict[str, A
         view["OS-EXT-SRV-ATTR:instance_name"] = f"instance-{row.id[:8]}"
     if row.fault:
         view["fault"] = row.fault
+    _versioned_fields(view, row, minor, host_up=host is not None and caller.is_admin)
     return view
+
+
+def _flavor_view(flavor: Mapping[str, Any], minor: int) -> dict[str, Any]:
+    if minor < FLAVOR_EMBEDDED_SINCE:
+        return {"id": flavor["id"], "links": []}
+    # From 2.47 Nova embeds the flavor as it was at boot, without its ID.
+    return {
+        "vcpus": flavor["vcpus"],
+        "ram": flavor["ram"],
+        "disk": flavor["disk"],
+        "ephemeral": flavor.get("ephemeral", 0),
+        "swap": flavor.get("swap", 0),
+        "original_name": flavor["original_name"],
+        "extra_specs": dict(flavor.get("extra_specs", {})),
+    }
+
+
+def _versioned_fields(view: dict[str, Any], row: ServerRow, minor: int, *, host_up: bool) -> None:
+    """Fields Nova added in later microversions (nova-pci and openstack-api.md §4.4)."""
+    if minor >= 9:
+        view["locked"] = False
+    if minor >= 16 and host_up:
+        view["host_status"] = "UP"
+    if minor >= 19:
+        view["description"] = None
+    if minor >= 26:
+        view["tags"] = []
+    if minor >= 63:
+        view["trusted_image_certificates"] = None
+    if minor >= 71:
+        view["server_groups"] = []
+    if minor >= 73:
+        view["locked_reason"] = None
+    if minor >= 96:
+        view["pinned_availability_zone"] = row.availability_zone
 
 
 # ------------------------------------------------------------------------------------ boot
@@ -271,13 +323,14 @@ def _name(value: Any) -> str:
     return value
 
 
-def _flavor(session: Session, ref: Any) -> FlavorRow:
+def _flavor(session: Session, caller: Caller, ref: Any) -> FlavorRow:
     if not isinstance(ref, str | int) or not str(ref):
         raise InvalidInput("flavorRef", "is required: a flavor ID")
     key = str(ref).rstrip("/").rsplit("/", 1)[-1]
-    flavor = get_row(session, FlavorRow, key)
-    if flavor is None:
-        raise InvalidInput("flavorRef", f"flavor {key} does not exist")
+    try:
+        flavor = visible_flavor(session, caller, key)
+    except NotFound:
+        raise InvalidInput("flavorRef", f"flavor {key} does not exist") from None
     if flavor.disabled:
         raise InvalidInput("flavorRef", f"flavor {flavor.name} is disabled")
     return flavor
@@ -287,23 +340,19 @@ def _image(session: Session, caller: Caller, ref: Any) -> ImageRow:
     if not isinstance(ref, str) or not ref:
         raise InvalidInput("imageRef", "is required: an image ID")
     key = ref.rstrip("/").rsplit("/", 1)[-1]
-    image = get_row(session, ImageRow, key)
-    visible = image is not None and (
-        image.visibility in ("public", "community") or caller.sees(image.owner or "")
-    )
-    if image is None or not visible:
-        raise InvalidInput("imageRef", f"image {key} does not exist")
-    return image
+    try:
+        return visible_image(session, caller, key)
+    except NotFound:
+        raise InvalidInput("imageRef", f"image {key} does not exist") from None
 
 
 def _key_name(session: Session, caller: Caller, value: Any) -> str | None:
     if value is None:
         return None
-    if not isinstance(value, str) or not find_rows(
-        session, KeypairRow, where={"user_id": caller.user_id, "name": value}
-    ):
-        raise InvalidInput("key_name", f"key pair {value} does not exist for this user", value)
-    return value
+    try:
+        return find_keypair(session, caller.user_id, str(value)).name
+    except NotFound:
+        raise InvalidInput("key_name", f"key pair {value} does not exist for this user") from None
 
 
 def _zone(value: Any) -> str | None:

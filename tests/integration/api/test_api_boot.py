@@ -240,3 +240,19 @@ def test_a_vf_claim_makes_its_pf_unavailable_whole_and_a_pf_claim_blocks_its_vfs
     assert {d["state"] for d in devices(cloud)} == {"unclaimable"}
     blocked = boot(demo, "vf2", flavor, image, add_port(cloud, demo, network))
     assert blocked["status"] == "ERROR"
+
+
+def test_server_shapes_follow_the_microversion_and_echo_it(
+    cloud: Cloud, talk: dict[str, Any]
+) -> None:
+    demo = cloud.client("demo")
+    server = boot(demo, "v", talk["flavor"], talk["image"], add_port(cloud, demo, talk["network"]))
+    old = demo.get(f"{SERVERS}/{server['id']}")["server"]
+    assert old["flavor"] == {"id": talk["flavor"], "links": []}
+    assert "locked" not in old
+    headers = {"OpenStack-API-Version": "compute 2.47"}
+    new = demo.request("GET", f"{SERVERS}/{server['id']}", headers=headers)["server"]
+    assert new["flavor"]["original_name"] == f"m1.test-{talk['flavor']}"
+    assert (new["flavor"]["ram"], new["flavor"]["vcpus"]) == (2048, 1)
+    assert new["locked"] is False
+    assert new["description"] is None
