@@ -11,6 +11,10 @@ import httpx
 DEFAULT_TIMEOUT = 30.0
 
 
+class Unreachable(Exception):
+    """The API server did not answer (refused, timed out, or the connection broke)."""
+
+
 class ApiError(Exception):
     """The API refused a request; ``message`` is the server's own words."""
 
@@ -76,7 +80,7 @@ class Client:
         }
         if project is not None:
             body["auth"]["scope"] = {"project": {"name": project, "domain": {"id": "default"}}}
-        response = self._http.post("/identity/v3/auth/tokens", json=body)
+        response = self._send("POST", "/identity/v3/auth/tokens", json=body)
         data = self._check(response)
         token = response.headers["X-Subject-Token"]
         info = data["token"]
@@ -104,8 +108,15 @@ class Client:
         sent = dict(headers or {})
         if self._token:
             sent["X-Auth-Token"] = self._token
-        response = self._http.request(method, path, json=json, params=params, headers=sent)
+        response = self._send(method, path, json=json, params=params, headers=sent)
         return self._check(response)
+
+    def _send(self, method: str, path: str, **options: Any) -> httpx.Response:
+        try:
+            return self._http.request(method, path, **options)
+        except httpx.TransportError as exc:
+            reason = str(exc) or type(exc).__name__
+            raise Unreachable(f"cannot reach the API at {self.url}: {reason}") from exc
 
     def get(self, path: str, **params: str) -> Any:
         return self.request("GET", path, params=params or None)
@@ -115,6 +126,9 @@ class Client:
 
     def put(self, path: str, body: Any) -> Any:
         return self.request("PUT", path, json=body)
+
+    def patch(self, path: str, body: Any) -> Any:
+        return self.request("PATCH", path, json=body)
 
     def delete(self, path: str) -> None:
         self.request("DELETE", path)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import re
 
+from sriovstack.client import ApiError
 from sriovstack.domain.errors import (
     Conflict,
+    Forbidden,
     InvalidInput,
     KernelError,
     NotFound,
     SriovstackError,
+    Unauthenticated,
     VerificationFailed,
 )
 
@@ -19,9 +22,14 @@ EXIT_CODES: tuple[tuple[type[SriovstackError], int], ...] = (
     (Conflict, 4),
     (KernelError, 5),
     (VerificationFailed, 6),
+    (Unauthenticated, 7),
+    (Forbidden, 7),
     (SriovstackError, 1),
 )
 """Most specific first; 2 is also what the command line parser uses for a usage error."""
+
+HTTP_EXIT_CODES = {400: 2, 401: 7, 403: 7, 404: 3, 409: 4}
+"""The API's refusals by HTTP status, on the same codes; 7 is "not allowed"; anything else is 1."""
 
 PREFIX = "sriovstack: error: "
 _NEGATIVE = re.compile(r"-[0-9]+")
@@ -29,6 +37,10 @@ _NEGATIVE = re.compile(r"-[0-9]+")
 
 def exit_code(error: SriovstackError) -> int:
     return next(code for kind, code in EXIT_CODES if isinstance(error, kind))
+
+
+def api_exit_code(error: ApiError) -> int:
+    return HTTP_EXIT_CODES.get(error.status, 1)
 
 
 def one_line(error: BaseException) -> str:

@@ -8,8 +8,22 @@ import typer
 from rich.console import Console
 
 from sriovstack import __version__
-from sriovstack.cli import demo, host, pci, sim
-from sriovstack.cli.errors import exit_code, one_line, os_error_line, usage_line
+from sriovstack.cli import (
+    catalog,
+    demo,
+    fleet,
+    host,
+    networks,
+    pci,
+    ports,
+    security,
+    servers,
+    serving,
+    sim,
+)
+from sriovstack.cli.cloud import cloud_command
+from sriovstack.cli.errors import api_exit_code, exit_code, one_line, os_error_line, usage_line
+from sriovstack.client import ApiError
 from sriovstack.domain.errors import SriovstackError
 
 app = typer.Typer(
@@ -22,6 +36,18 @@ app.add_typer(host.app, name="host")
 app.add_typer(sim.app, name="sim")
 app.add_typer(pci.app, name="pci")
 app.command("demo")(demo.demo)
+app.add_typer(networks.network_app, name="network")
+app.add_typer(networks.subnet_app, name="subnet")
+app.add_typer(ports.app, name="port")
+app.add_typer(security.app, name="security")
+app.add_typer(catalog.keypair_app, name="keypair")
+app.add_typer(catalog.flavor_app, name="flavor")
+app.add_typer(catalog.image_app, name="image")
+app.add_typer(servers.app, name="server")
+app.add_typer(fleet.hypervisor_app, name="hypervisor")
+app.add_typer(fleet.compute_app, name="compute")
+cloud_command(pci.app, "list")(fleet.pci_list)
+app.command("serve")(serving.serve)
 
 
 @app.callback()
@@ -42,6 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     except SriovstackError as exc:
         print(one_line(exc), file=sys.stderr)
         return exit_code(exc)
+    except ApiError as exc:
+        print(one_line(exc), file=sys.stderr)
+        return api_exit_code(exc)
     except typer.Abort:
         print("sriovstack: aborted", file=sys.stderr)
         return 130

@@ -102,17 +102,19 @@ def create_user(
     return user_id
 
 
-def ensure_bootstrap(env: Environment, *, admin_password: str, demo_password: str) -> None:
+def ensure_bootstrap(env: Environment, *, admin_password: str, demo_password: str) -> bool:
     """DevStack's starting point, made once: projects admin, demo and service; users admin
-    (admin in admin and demo) and demo (member in demo). Later calls change nothing."""
+    (admin in admin and demo) and demo (member in demo). Later calls change nothing; whether
+    this call made them."""
     with env.unit_of_work() as uow:
         done = bool(find_rows(uow.session, UserRow, where={"name": "admin"}))
     if done:
-        return
+        return False
     for project in ("admin", "demo", SERVICE_PROJECT):
         create_project(env, project, f"the {project} project")
     create_user(env, "admin", admin_password, roles={"admin": (ADMIN,), "demo": (ADMIN,)})
     create_user(env, "demo", demo_password, roles={"demo": (MEMBER,)})
+    return True
 
 
 def create_agent_user(env: Environment, host: str, password: str) -> str:

@@ -1,0 +1,195 @@
+"""``sriovstack serve``: the API server in the foreground, with DevStack's users, until stopped."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shlex
+import signal
+import threading
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from sriovstack.api.app import create_app
+from sriovstack.api.serving import RunningServer, start_in_thread
+from sriovstack.domain.errors import InvalidInput, SriovstackError, Unauthenticated
+from sriovstack.services import flavors, identity, images
+from sriovstack.services.environment import Environment
+from sriovstack.services.settings import load_settings
+from sriovstack.store.database import Database
+
+PASSWORD_VARIABLES = {"admin": "SRIOVSTACK_ADMIN_PASSWORD", "demo": "SRIOVSTACK_DEMO_PASSWORD"}
+MIN_PASSWORD = 8  # what the identity service accepts
+_ANY_ADDRESS = ("0.0.0.0", "::", "")
+
+
+class ServeFailed(SriovstackError):
+    """The API server could not start or stopped on its own."""
+
+
+def serve(
+    ctx: typer.Context,
+    host: Annotated[
+        str, typer.Option("--host", metavar="ADDRESS", help="Listen on this address.")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", metavar="PORT", help="Listen on this port (0: any free one).")
+    ] = 8774,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            metavar="URL",
+            help="e.g. sqlite:///sriovstack.db or postgresql+psycopg://... "
+            "(default: SRIOVSTACK_DATABASE_URL, the config file, then sqlite:///sriovstack.db).",
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", metavar="FILE", help="Settings (TOML, an [api] table)."),
+    ] = None,
+) -> None:
+    """Run the API server until Ctrl-C; print the OS_* variables that point clients at it.
+
+    It serves Keystone, Neutron, Nova and Glance shapes and the native API, with DevStack's
+    users (admin and demo), flavors (m1.*) and images.
+    """
+    if not 0 <= port <= 65535:
+        raise InvalidInput("--port", "must be from 0 to 65535", port)
+    settings = load_settings(os.environ, config)
+    if database_url:
+        settings = replace(settings, database_url=database_url)
+    passwords, generated = _passwords(os.environ)
+    database = Database.open(settings.database_url)
+    try:
+        env = Environment(database, settings)
+        created = identity.ensure_bootstrap(
+            env, admin_password=passwords["admin"], demo_password=passwords["demo"]
+        )
+        # A database served before keeps the passwords it was first given.
+        known = (
+            passwords
+            if created
+            else {user: pw for user, pw in passwords.items() if _logs_in(env, user, pw)}
+        )
+        flavors.ensure_default_flavors(env)
+        images.ensure_default_images(env)
+        try:
+            running = start_in_thread(create_app(env), host=host, port=port)
+        except RuntimeError as exc:
+            raise ServeFailed(f"{exc}: is the port taken? Choose another with --port") from None
+        try:
+            _announce(ctx, running, known, generated)
+            _run_until_stopped(running)
+        except KeyboardInterrupt:
+            pass  # Ctrl-C is how a person stops the server, even while it is announcing itself
+        finally:
+            running.stop()
+    finally:
+        database.close()
+    ctx.obj["err"].print("sriovstack: API server stopped", highlight=False)
+
+
+def _passwords(environ: Mapping[str, str]) -> tuple[dict[str, str], set[str]]:
+    passwords, generated = {}, set()
+    for user, variable in PASSWORD_VARIABLES.items():
+        given = environ.get(variable)
+        if given is None or given == "":
+            passwords[user] = secrets.token_urlsafe(18)
+            generated.add(user)
+        elif len(given) < MIN_PASSWORD:
+            raise InvalidInput(variable, f"must be at least {MIN_PASSWORD} characters")
+        else:
+            passwords[user] = given
+    return passwords, generated
+
+
+def _logs_in(env: Environment, user: str, password: str) -> bool:
+    try:
+        identity.issue_token(env, user_name=user, password=password, project_name="demo")
+    except Unauthenticated:
+        return False
+    return True
+
+
+def _announce(
+    ctx: typer.Context, running: RunningServer, known: dict[str, str], generated: set[str]
+) -> None:
+    """The environment block on stdout (to source), the rest for people on stderr."""
+    out: Console = ctx.obj["out"]
+    err: Console = ctx.obj["err"]
+    url = _reachable(running)
+    err.print(f"sriovstack: API server at {url} (Ctrl-C stops it)", highlight=False)
+    shown = {user: pw for user, pw in known.items() if user in generated}
+    if shown:
+        err.print(
+            "sriovstack: generated passwords, shown this once (set "
+            f"{' and '.join(PASSWORD_VARIABLES.values())} to choose them): "
+            + ", ".join(f"{user} {pw}" for user, pw in sorted(shown.items())),
+            highlight=False,
+            soft_wrap=True,
+        )
+    elif generated:
+        err.print(
+            "sriovstack: this database already has its users: log in with the passwords it "
+            "was first served with",
+            highlight=False,
+            soft_wrap=True,
+        )
+    for line in environment_block(url, known.get("admin")):
+        out.print(line, highlight=False, markup=False, soft_wrap=True)
+    out.file.flush()
+
+
+def _reachable(running: RunningServer) -> str:
+    host = running.server.config.host
+    port = running.server.config.port
+    if host in _ANY_ADDRESS:
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+def environment_block(url: str, admin_password: str | None) -> list[str]:
+    """What DevStack's ``. openrc admin demo`` exports, for this server."""
+    password = (
+        f"export OS_PASSWORD={shlex.quote(admin_password)}"
+        if admin_password
+        else "# export OS_PASSWORD=...  (the admin password this database was first served with)"
+    )
+    return [
+        f"# sriovstack API at {url}: source these lines to act as admin in project demo",
+        f"export OS_AUTH_URL={url}/identity",
+        "export OS_IDENTITY_API_VERSION=3",
+        "export OS_AUTH_TYPE=password",
+        "export OS_USERNAME=admin",
+        password,
+        "export OS_PROJECT_NAME=demo",
+        "export OS_TENANT_NAME=demo",
+        "export OS_USER_DOMAIN_ID=default",
+        "export OS_PROJECT_DOMAIN_ID=default",
+        "export OS_REGION_NAME=RegionOne",
+    ]
+
+
+def _run_until_stopped(running: RunningServer) -> None:
+    """Block until SIGTERM or the server dies on its own; Ctrl-C raises out of it as usual."""
+    stop = threading.Event()
+    previous: Any = None
+    in_main = threading.current_thread() is threading.main_thread()
+    if in_main:
+        # A service manager stops us with SIGTERM; treat it as Ctrl-C, not as a crash.
+        previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.wait(0.5):
+            if not running.thread.is_alive():
+                raise ServeFailed("the API server stopped on its own")
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
