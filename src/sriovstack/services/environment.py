@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from sriovstack.domain.errors import Forbidden, NotFound
 from sriovstack.services.settings import Settings
@@ -77,6 +78,14 @@ class Caller:
         """Refuse a resource of another project as if it did not exist, as Neutron and Nova do."""
         if not self.sees(project_id, shared=shared):
             raise NotFound(kind, key)
+
+    def project_for(self, body: Mapping[str, Any]) -> str:
+        """The project a new resource belongs to: the caller's, or another one an admin names."""
+        project_id = body.get("project_id") or body.get("tenant_id")
+        if project_id and project_id != self.project_id:
+            self.require_admin("creating a resource in another project")
+            return str(project_id)
+        return self.project_id
 
     def scope(self) -> str | None:
         """The project to restrict listings to; None for an admin, who sees every project."""

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
+from sriovstack.domain.attributes import parse_flag, stamp
 from sriovstack.domain.errors import ConcurrentUpdate, Conflict, InUse, InvalidInput, NotFound
 from sriovstack.domain.mappings import MAX_VLAN, MIN_VLAN
 from sriovstack.services.environment import Caller, Environment
@@ -22,6 +22,7 @@ UPDATABLE = frozenset(
 )
 TENANT_VLAN_ATTEMPTS = 5  # concurrent creators that took the same free VLAN try the next one
 MIN_MTU, MAX_MTU = 68, 9216
+NAME_LENGTH = 255
 
 
 class VlanInUse(Conflict):
@@ -38,9 +39,10 @@ def create_network(env: Environment, caller: Caller, body: Mapping[str, Any]) ->
     }
     if provider:
         caller.require_admin("setting provider:* attributes")
-    if body.get("shared"):
+    shared = parse_flag("shared", body.get("shared", False))
+    if shared:
         caller.require_admin("creating a shared network")
-    project_id = _owner(caller, body)
+    project_id = caller.project_for(body)
     mtu = _mtu(body.get("mtu", 1500))
     for attempt in range(TENANT_VLAN_ATTEMPTS):
         now = env.now()
@@ -52,11 +54,13 @@ def create_network(env: Environment, caller: Caller, body: Mapping[str, Any]) ->
                     project_id=project_id,
                     name=str(body.get("name", "")),
                     description=str(body.get("description", "")),
-                    shared=bool(body.get("shared", False)),
-                    admin_state_up=bool(body.get("admin_state_up", True)),
+                    shared=shared,
+                    admin_state_up=parse_flag("admin_state_up", body.get("admin_state_up", True)),
                     status="ACTIVE",
                     mtu=mtu,
-                    port_security_enabled=bool(body.get("port_security_enabled", True)),
+                    port_security_enabled=parse_flag(
+                        "port_security_enabled", body.get("port_security_enabled", True)
+                    ),
                     network_type=network_type,
                     physical_network=physnet,
                     segmentation_id=vlan,
@@ -111,7 +115,7 @@ def update_network(
         if "shared" in body:
             caller.require_admin("sharing a network")
         for name, value in body.items():
-            setattr(row, name, _mtu(value) if name == "mtu" else value)
+            setattr(row, name, _updated_value(name, value))
         row.updated_at = env.now()
         row.revision_number += 1
         view = network_view(uow.session, row)
@@ -169,8 +173,8 @@ def network_view(session: Session, row: NetworkRow) -> dict[str, Any]:
         "tags": [],
         "project_id": row.project_id,
         "tenant_id": row.project_id,
-        "created_at": _stamp(row.created_at),
-        "updated_at": _stamp(row.updated_at),
+        "created_at": stamp(row.created_at),
+        "updated_at": stamp(row.updated_at),
         "revision_number": row.revision_number,
     }
 
@@ -262,6 +266,16 @@ def _tenant_vlan(
     )
 
 
+def _updated_value(name: str, value: Any) -> Any:
+    if name == "mtu":
+        return _mtu(value)
+    if name in ("admin_state_up", "shared", "port_security_enabled"):
+        return parse_flag(name, value)
+    if not isinstance(value, str) or len(value) > NAME_LENGTH:
+        raise InvalidInput(name, f"must be a string of at most {NAME_LENGTH} characters", value)
+    return value
+
+
 def _vlan(value: Any) -> int:
     # Clients send the VLAN as a number or as a numeric string (neutronclient does the latter).
     try:
@@ -303,15 +317,6 @@ def _network_in_use(network_id: str, ports: int) -> InUse:
     return error
 
 
-def _owner(caller: Caller, body: Mapping[str, Any]) -> str:
-    """The project a new resource belongs to: the caller's, or another one an admin names."""
-    project_id = body.get("project_id") or body.get("tenant_id")
-    if project_id and project_id != caller.project_id:
-        caller.require_admin("creating a resource in another project")
-        return str(project_id)
-    return caller.project_id
-
-
 def _require_owner(caller: Caller, row: NetworkRow) -> None:
     if not caller.is_admin and row.project_id != caller.project_id:
         # A shared network is visible to others, but only its owner (or an admin) changes it.
@@ -346,7 +351,3 @@ def _filters(filters: Mapping[str, str]) -> dict[str, object]:
         else:
             where[column] = value
     return where
-
-
-def _stamp(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

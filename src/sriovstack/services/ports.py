@@ -28,7 +28,7 @@ from sriovstack.domain.errors import (
 from sriovstack.domain.ipam import Address, parse_address
 from sriovstack.services.environment import Caller, Environment
 from sriovstack.services.networks import visible_network
-from sriovstack.services.security_groups import default_group, owner
+from sriovstack.services.security_groups import default_group
 from sriovstack.services.subnets import (
     IpAddressGenerationFailure,
     allocate_address,
@@ -240,7 +240,7 @@ def new_port(
     now = env.now()
     row = PortRow(
         id=env.new_id(),
-        project_id=owner(caller, body),
+        project_id=caller.project_for(body),
         network_id=network.id,
         mac_address=_mac(env, session, network.id, body.get("mac_address")),
         status="DOWN",

@@ -86,7 +86,7 @@ def create_security_group(
         )
     description = parse_text("description", body.get("description", ""))
     stateful = parse_flag("stateful", body.get("stateful", True))
-    project_id = owner(caller, body)
+    project_id = caller.project_for(body)
     with env.unit_of_work() as uow:
         default_group(env, uow.session, project_id)
         row = _new_group(env, uow.session, project_id, name, description, stateful=stateful)
@@ -326,15 +326,6 @@ def rule_of(row: SecurityGroupRuleRow) -> Rule:
         row.remote_ip_prefix,
         row.remote_group_id,
     )
-
-
-def owner(caller: Caller, body: Mapping[str, Any]) -> str:
-    """The project a new resource belongs to: the caller's, or another one an admin names."""
-    project_id = body.get("project_id") or body.get("tenant_id")
-    if project_id and project_id != caller.project_id:
-        caller.require_admin("creating a resource in another project")
-        return str(project_id)
-    return caller.project_id
 
 
 def _default_of(session: Session, project_id: str) -> SecurityGroupRow | None:

@@ -15,7 +15,7 @@ from sriovstack.domain.alias import (
     parse_alias_counts,
     parse_numa_policy,
 )
-from sriovstack.domain.errors import Conflict, InUse, InvalidInput, NotFound
+from sriovstack.domain.errors import ConcurrentUpdate, Conflict, InUse, InvalidInput, NotFound
 from sriovstack.domain.requesting import (
     IMAGE_NUMA_PROPERTY,
     DeviceRequest,
@@ -30,6 +30,8 @@ from sriovstack.services.environment import Caller, Environment
 from sriovstack.services.flavors import visible_flavor
 from sriovstack.services.images import visible_image
 from sriovstack.services.keypairs import find_keypair
+from sriovstack.services.networks import visible_network
+from sriovstack.services.ports import new_port, remove_port
 from sriovstack.services.scheduler import place
 from sriovstack.store.claiming import ClaimedDevice, allocate_server, held_by_server, release_server
 from sriovstack.store.compute_tables import FlavorRow, ImageRow, ServerRow
@@ -41,6 +43,7 @@ NAME_LENGTH = 255
 VIF_TYPES = {VnicType.DIRECT_PHYSICAL: "hostdev_physical"}  # every other SR-IOV type: hw_veb
 POWER_RUNNING, POWER_NOSTATE = 1, 0
 FLAVOR_EMBEDDED_SINCE = 47
+RECORD_ATTEMPTS = 3
 FILTERS = ("name", "status", "host", "project_id", "tenant_id", "all_tenants", "flavor", "image")
 
 
@@ -55,49 +58,14 @@ def create_server(
     caller.require_member("creating a server")
     name = _name(body.get("name"))
     server_id = env.new_id()
-    now = env.now()
-    with env.unit_of_work() as uow:
-        session = uow.session
-        flavor = _flavor(session, caller, body.get("flavorRef"))
-        image = _image(session, caller, body.get("imageRef"))
-        key_name = _key_name(session, caller, body.get("key_name"))
-        zone = _zone(body.get("availability_zone"))
-        ports = _ports(session, caller, body.get("networks"))
-        requests = _device_requests(env, session, flavor, ports)
-        boot = BootRequest(
-            ram_mib=flavor.ram,
-            vcpus=flavor.vcpus,
-            availability_zone=zone,
-            devices=tuple(requests),
-            numa_policy=_boot_policy(flavor, image),
-        )
-        server = ServerRow(
-            id=server_id,
-            project_id=caller.project_id,
-            user_id=caller.user_id,
-            name=name,
-            flavor_id=flavor.id,
-            flavor=_flavor_copy(flavor),
-            image_id=image.id,
-            key_name=key_name,
-            availability_zone=zone,
-            status="BUILD",
-            vm_state="building",
-            task_state="scheduling",
-            power_state=POWER_NOSTATE,
-            metadata_items=_metadata(body.get("metadata")),
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(server)
-        for port in ports:
-            port.device_id = server_id
-            port.device_owner = f"compute:{zone or 'nova'}"
-            port.updated_at = now
-            port.revision_number += 1
-        flush(session)
-        port_ids = [port.id for port in ports]
-        uow.commit()
+    for attempt in range(1, RECORD_ATTEMPTS + 1):
+        try:
+            boot, port_ids = _record(env, caller, body, server_id, name)
+            break
+        except ConcurrentUpdate:
+            # A port made for a network NIC lost an address to another writer: try again.
+            if attempt == RECORD_ATTEMPTS:
+                raise
 
     def bind(session: Session, host_id: int, host: str, devices: Sequence[ClaimedDevice]) -> None:
         _bind(env, session, server_id, host_id, host, port_ids, devices)
@@ -106,6 +74,57 @@ def create_server(
     if isinstance(placed, str):
         _fail(env, server_id, placed)
     return show_server(env, caller, server_id, minor=minor)
+
+
+def _record(
+    env: Environment, caller: Caller, body: Mapping[str, Any], server_id: str, name: str
+) -> tuple[BootRequest, list[str]]:
+    """Check the request and record the server in BUILD with its ports; nothing on refusal."""
+    now = env.now()
+    with env.unit_of_work() as uow:
+        session = uow.session
+        flavor = _flavor(session, caller, body.get("flavorRef"))
+        image = _image(session, caller, body.get("imageRef"))
+        key_name = _key_name(session, caller, body.get("key_name"))
+        zone = _zone(body.get("availability_zone"))
+        ports = _ports(env, session, caller, body.get("networks"))
+        requests = _device_requests(env, session, flavor, ports)
+        boot = BootRequest(
+            ram_mib=flavor.ram,
+            vcpus=flavor.vcpus,
+            availability_zone=zone,
+            devices=tuple(requests),
+            numa_policy=_boot_policy(flavor, image),
+        )
+        session.add(
+            ServerRow(
+                id=server_id,
+                project_id=caller.project_id,
+                user_id=caller.user_id,
+                name=name,
+                flavor_id=flavor.id,
+                flavor=_flavor_copy(flavor),
+                image_id=image.id,
+                key_name=key_name,
+                availability_zone=zone,
+                status="BUILD",
+                vm_state="building",
+                task_state="scheduling",
+                power_state=POWER_NOSTATE,
+                metadata_items=_metadata(body.get("metadata")),
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        for port in ports:
+            port.device_id = server_id
+            port.device_owner = f"compute:{zone or 'nova'}"
+            port.updated_at = now
+            port.revision_number += 1
+        flush(session)
+        port_ids = [port.id for port in ports]
+        uow.commit()
+    return boot, port_ids
 
 
 def report_server(
@@ -164,7 +183,7 @@ def delete_server(env: Environment, caller: Caller, server_id: str) -> None:
         _release(session, server, ports)
         for port in ports:
             if port.created_for_server:
-                delete_row(session, port)
+                remove_port(session, port)
             else:
                 _unbind(port, env.now())
                 port.device_id, port.device_owner = "", ""
@@ -363,8 +382,9 @@ def _zone(value: Any) -> str | None:
     return value
 
 
-def _ports(session: Session, caller: Caller, networks: Any) -> list[PortRow]:
-    """The server's ports, in NIC order; each must be the caller's (or shared's) and free."""
+def _ports(env: Environment, session: Session, caller: Caller, networks: Any) -> list[PortRow]:
+    """The server's ports, in NIC order: given ports (the caller's or on shared networks, and
+    free), or new normal ports on given networks, deleted with the server as Nova does."""
     if networks in (None, "none", "auto", []):
         return []
     if not isinstance(networks, list):
@@ -375,10 +395,15 @@ def _ports(session: Session, caller: Caller, networks: Any) -> list[PortRow]:
             raise InvalidInput(f"networks[{i}]", 'needs "port" (a port ID) or "uuid"', nic)
         if nic.get("port"):
             ports.append(_free_port(session, caller, str(nic["port"]), ports))
-        else:
+            continue
+        try:
+            network = visible_network(session, caller, str(nic["uuid"]))
+        except NotFound:
             raise InvalidInput(
-                f"networks[{i}].uuid", "booting on a network needs a port: create one first"
-            )
+                f"networks[{i}].uuid", f"network {nic['uuid']} does not exist"
+            ) from None
+        body = {"fixed_ips": [{"ip_address": nic["fixed_ip"]}]} if nic.get("fixed_ip") else {}
+        ports.append(new_port(env, session, caller, network, body, created_for_server=True))
     return ports
 
 

@@ -256,3 +256,68 @@ def test_server_shapes_follow_the_microversion_and_echo_it(
     assert (new["flavor"]["ram"], new["flavor"]["vcpus"]) == (2048, 1)
     assert new["locked"] is False
     assert new["description"] is None
+
+
+def test_a_nic_on_a_network_gets_a_normal_port_that_goes_with_the_server(
+    cloud: Cloud, talk: dict[str, Any]
+) -> None:
+    demo = cloud.client("demo")
+    talk["admin"].post(
+        "/networking/v2.0/subnets",
+        {
+            "subnet": {
+                "network_id": talk["network"],
+                "cidr": "10.0.0.0/24",
+                "ip_version": 4,
+                "name": "physnet1-subnet",
+            }
+        },
+    )
+    body = {
+        "server": {
+            "name": "Instance-0",
+            "flavorRef": talk["flavor"],
+            "imageRef": talk["image"],
+            "networks": [{"uuid": talk["network"]}],
+        }
+    }
+    server = demo.post(SERVERS, body)["server"]
+    assert server["status"] == "BUILD"
+    assert server["addresses"] == {
+        "physnet1": [
+            {
+                "version": 4,
+                "addr": "10.0.0.2",
+                "OS-EXT-IPS:type": "fixed",
+                "OS-EXT-IPS-MAC:mac_addr": server["addresses"]["physnet1"][0][
+                    "OS-EXT-IPS-MAC:mac_addr"
+                ],
+            }
+        ]
+    }
+    (made,) = demo.get("/networking/v2.0/ports", device_id=server["id"])["ports"]
+    assert (made["binding:vnic_type"], made["device_owner"]) == ("normal", "compute:nova")
+    assert made["binding:vif_type"] == "ovs"
+    assert devices(cloud, "claimed") == []  # a normal port takes no VF
+    demo.delete(f"{SERVERS}/{server['id']}")
+    assert demo.get("/networking/v2.0/ports", device_id=server["id"])["ports"] == []
+
+
+def test_an_unknown_network_nic_is_a_400_and_leaves_nothing(
+    cloud: Cloud, talk: dict[str, Any]
+) -> None:
+    demo = cloud.client("demo")
+    body = {
+        "server": {
+            "name": "x",
+            "flavorRef": talk["flavor"],
+            "imageRef": talk["image"],
+            "networks": [{"uuid": talk["network"]}, {"uuid": "no-such-network"}],
+        }
+    }
+    with pytest.raises(ApiError) as refused:
+        demo.post(SERVERS, body)
+    assert refused.value.status == 400
+    assert "networks[1].uuid" in refused.value.message
+    assert demo.get("/networking/v2.0/ports")["ports"] == []
+    assert demo.get(SERVERS)["servers"] == []

@@ -167,3 +167,15 @@ def test_unknown_network_is_a_404(cloud: Cloud) -> None:
     error = refused(cloud.client("admin"), "GET", f"{NETWORKS}/nope")
     assert error.status == 404
     assert error.body["NeutronError"]["type"] == "NetworkNotFound"
+
+
+def test_boolean_attributes_accept_neutrons_strings_and_refuse_others(cloud: Cloud) -> None:
+    demo = cloud.client("demo")
+    network = demo.post(NETWORKS, {"network": {"name": "s", "shared": "false"}})["network"]
+    assert network["shared"] is False
+    down = demo.put(f"{NETWORKS}/{network['id']}", {"network": {"admin_state_up": "False"}})
+    assert down["network"]["admin_state_up"] is False
+    admin = cloud.client("admin")
+    error = refused(admin, "PUT", f"{NETWORKS}/{network['id']}", {"network": {"shared": "maybe"}})
+    assert error.status == 400
+    assert "shared" in error.message
