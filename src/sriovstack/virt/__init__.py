@@ -1,0 +1,1 @@
+"""The hypervisor seam: guests with VFs, libvirt domain XML, the libvirt and simulated drivers."""
