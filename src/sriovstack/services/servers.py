@@ -243,6 +243,8 @@ def host_servers(env: Environment, caller: Caller, host: str) -> list[dict[str, 
                 "id": row.id,
                 "name": row.name,
                 "status": row.status,
+                "vcpus": int(row.flavor["vcpus"]),
+                "memory_mib": int(row.flavor["ram"]),
                 "ports": [
                     _port_binding(port)
                     for port in find_rows(session, PortRow, where={"device_id": row.id})
@@ -593,6 +595,9 @@ def _port_binding(port: PortRow) -> dict[str, Any]:
         "vnic_type": port.vnic_type,
         "admin_state_up": port.admin_state_up,
         "port_security_enabled": port.port_security_enabled,
+        "propagate_uplink_status": port.propagate_uplink_status,
+        "qos_max_kbps": port.qos_max_kbps,
+        "qos_min_kbps": port.qos_min_kbps,
         "profile": port.profile,
         "vif_type": port.vif_type,
         "vif_details": port.vif_details,

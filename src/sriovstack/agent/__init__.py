@@ -1,0 +1,1 @@
+"""The per-host agent: observe, plan, apply, verify, report."""
