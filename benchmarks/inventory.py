@@ -15,10 +15,10 @@ import statistics
 import sys
 import tempfile
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from sriovstack.host.counting import CountingKernel
 from sriovstack.host.inventory import read_inventory
 from sriovstack.host.kernel import Kernel
 from sriovstack.host.linux import LinuxKernel
@@ -31,27 +31,8 @@ PROFILE = "e810-4x128"
 NETLINK = ("link", "links")
 
 
-class Counting:
-    """Counts every Kernel call made through it; a plain proxy, not a mock."""
-
-    def __init__(self, inner: Kernel) -> None:
-        self.inner = inner
-        self.calls: Counter[str] = Counter()
-
-    def __getattr__(self, name: str) -> Any:
-        target = getattr(self.inner, name)
-        if not callable(target):
-            return target
-
-        def counted(*args: Any, **kwargs: Any) -> Any:
-            self.calls[name] += 1
-            return target(*args, **kwargs)
-
-        return counted
-
-
 def measure(kernel: Kernel, rounds: int) -> dict[str, Any]:
-    counting = Counting(kernel)
+    counting = CountingKernel(kernel)
     times = []
     pfs = vfs = 0
     for _ in range(rounds):

@@ -92,7 +92,9 @@ class Agent:
         result.drift = tuple(
             a.port_id for a in result.actions if isinstance(a, Configure) and a.drift
         )
-        verified = self._verify(bound)
+        # Nothing written: what was just observed is what a re-read would show.
+        after = _observed(read_inventory(self.kernel)) if result.actions else _observed(inventory)
+        verified = self._verify(bound, after)
         self._guests(live, inventory, verified, errors, result)
         return result
 
@@ -113,9 +115,8 @@ class Agent:
                     errors[action.port_id] = str(exc)
         return errors
 
-    def _verify(self, bound: Sequence[BoundPort]) -> set[str]:
-        """Read the VFs back: the ports whose VF now carries exactly what the port wants."""
-        observed = _observed(read_inventory(self.kernel))
+    def _verify(self, bound: Sequence[BoundPort], observed: Mapping[VfKey, VFConfig]) -> set[str]:
+        """The ports whose VF, as read back, carries exactly what the port wants."""
         verified = set()
         self.memory.verified = {}
         for port in bound:
