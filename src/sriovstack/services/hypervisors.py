@@ -10,6 +10,7 @@ from typing import Any
 
 from sriovstack.domain.errors import InvalidInput, NotFound
 from sriovstack.services.environment import Caller, Environment
+from sriovstack.services.hosts import alive
 from sriovstack.store.compute_tables import ServerRow
 from sriovstack.store.querying import Session, find_rows
 from sriovstack.store.tables import HostRow, PhysicalFunctionRow, VFState
@@ -121,19 +122,13 @@ def list_availability_zones(
         listed = [
             {
                 "zoneName": zone,
-                "zoneState": {"available": any(r.enabled and host_is_up(r, env) for r in hosts)},
+                "zoneState": {"available": any(r.enabled and alive(r, env) for r in hosts)},
                 "hosts": _zone_hosts(hosts, env) if detail and hosts else None,
             }
             for zone, hosts in zones.items()
         ]
     # Nova lists the available zones first.
     return sorted(listed, key=lambda z: (not z["zoneState"]["available"], z["zoneName"]))
-
-
-def host_is_up(row: HostRow, env: Environment) -> bool:
-    """Whether the host's agent reported within the agent down time (Nova's service_down_time)."""
-    beat = row.last_heartbeat
-    return beat is not None and beat >= env.now() - env.settings.agent_down_time
 
 
 def hypervisor_id(row: HostRow, minor: int) -> int | str:
@@ -157,7 +152,7 @@ def hypervisor_view(
     view: dict[str, Any] = {
         "id": key,
         "hypervisor_hostname": row.name,
-        "state": "up" if host_is_up(row, env) else "down",
+        "state": "up" if alive(row, env) else "down",
         "status": "enabled" if row.enabled else "disabled",
     }
     if detail:
@@ -262,7 +257,7 @@ def _zone_hosts(hosts: list[HostRow], env: Environment) -> dict[str, Any]:
     return {
         row.name: {
             AGENT_BINARY: {
-                "available": host_is_up(row, env),
+                "available": alive(row, env),
                 "active": row.enabled,
                 "updated_at": _stamp(row.last_heartbeat),
             }

@@ -311,10 +311,14 @@ def _segment_in_use(provider: Mapping[str, Any]) -> VlanInUse:
     )
 
 
-def _network_in_use(network_id: str, ports: int) -> InUse:
-    error = InUse(f"network {network_id} has {ports} port(s); delete them first")
-    error.neutron_type = "NetworkInUse"  # type: ignore[attr-defined]
-    return error
+class NetworkInUse(InUse):
+    """A network that still has ports."""
+
+    neutron_type = "NetworkInUse"
+
+
+def _network_in_use(network_id: str, ports: int) -> NetworkInUse:
+    return NetworkInUse(f"network {network_id} has {ports} port(s); delete them first")
 
 
 def _require_owner(caller: Caller, row: NetworkRow) -> None:

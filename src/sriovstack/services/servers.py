@@ -15,7 +15,7 @@ from sriovstack.domain.alias import (
     parse_alias_counts,
     parse_numa_policy,
 )
-from sriovstack.domain.errors import ConcurrentUpdate, Conflict, InUse, InvalidInput, NotFound
+from sriovstack.domain.errors import ConcurrentUpdate, Conflict, InvalidInput, NotFound
 from sriovstack.domain.requesting import (
     IMAGE_NUMA_PROPERTY,
     DeviceRequest,
@@ -31,7 +31,7 @@ from sriovstack.services.flavors import visible_flavor
 from sriovstack.services.images import visible_image
 from sriovstack.services.keypairs import find_keypair
 from sriovstack.services.networks import visible_network
-from sriovstack.services.ports import new_port, remove_port
+from sriovstack.services.ports import PortInUse, new_port, remove_port
 from sriovstack.services.scheduler import place
 from sriovstack.store.claiming import ClaimedDevice, allocate_server, held_by_server, release_server
 from sriovstack.store.compute_tables import FlavorRow, ImageRow, ServerRow
@@ -414,9 +414,7 @@ def _free_port(session: Session, caller: Caller, port_id: str, taken: list[PortR
     if port is None or not caller.sees(port.project_id):
         raise InvalidInput("networks.port", f"port {port_id} does not exist", port_id)
     if port.device_id or any(p.id == port.id for p in taken):
-        error = InUse(f"port {port_id} is still in use by {port.device_id or 'this request'}")
-        error.neutron_type = "PortInUse"  # type: ignore[attr-defined]
-        raise error
+        raise PortInUse(f"port {port_id} is still in use by {port.device_id or 'this request'}")
     if not port.admin_state_up and port.vnic_type == "direct-physical":
         raise InvalidInput("networks.port", f"port {port_id} is administratively down", port_id)
     return port
