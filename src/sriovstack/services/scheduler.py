@@ -8,6 +8,7 @@ host, so concurrent boots never share a device and a boot never holds half its d
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -33,6 +34,7 @@ from sriovstack.store.pools import (
 from sriovstack.store.querying import Session
 
 EXPLAIN_LIMIT = 5000  # hosts examined to explain a failure; more are summarised
+RACE_BACKOFF = 0.005  # seconds before re-reading after every candidate was lost to a race, doubled
 OnClaimed = Callable[[Session, int, str, Sequence[ClaimedDevice]], None]
 
 
@@ -74,8 +76,11 @@ def place(
     weighing = Weighing(Strategy(settings.scheduler_strategy), settings.pci_weight_multiplier)
     demands = pool_demands(boot.devices)
     owners = device_owners(server_id, boot.devices)
-    tried: set[int] = set()
-    for attempt in range(1, settings.scheduler_attempts + 1):
+    tried: set[int] = set()  # hosts that fail the finer filters: skipped for the whole boot
+    raced: set[int] = set()  # hosts lost to a race: skipped until the candidates run out
+    attempt = rounds = pages = 0
+    while rounds < settings.scheduler_attempts and pages < settings.scheduler_attempts:
+        attempt += 1  # every iteration skips one more host, so each round ends
         alive_since = env.now() - settings.agent_down_time
         with env.unit_of_work() as uow:
             ids = candidate_hosts(
@@ -87,15 +92,24 @@ def place(
                 alive_since=alive_since,
                 strategy=settings.scheduler_strategy,
                 limit=settings.scheduler_candidates,
-                skip=tried,
+                skip=tried | raced,
             )
             if not ids:
-                break
+                if not raced:
+                    break
+                # Every candidate was lost to a race, but a lost race only says another boot
+                # got there first, and it may still be committing: wait for it, then look at
+                # those hosts again with fresh counts (which may now say 0 free).
+                raced.clear()
+                rounds += 1
+                time.sleep(RACE_BACKOFF * 2 ** (rounds - 1))
+                continue
             states = host_states(uow.session, ids, alive_since=alive_since)
             by_name = {state.name: host_id for host_id, state in states}
             ranking = rank_hosts(boot, [state for _, state in states], weighing=weighing)
             if not ranking.chosen:
                 tried.update(ids)  # this page fails the finer filters: look further
+                pages += 1
                 continue
             best, fit = ranking.chosen[0]
             host_id = by_name[best.name]
@@ -113,7 +127,7 @@ def place(
                 on_claimed(uow.session, host_id, best.name, devices)
                 uow.commit()
             except ConcurrentUpdate:
-                tried.add(host_id)  # lost a race there: everything rolls back, try elsewhere
+                raced.add(host_id)  # everything rolls back; try elsewhere, then here again
                 continue
             return Placement(host_id, best.name, tuple(devices), attempt)
     return explain(env, boot, weighing)

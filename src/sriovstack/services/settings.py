@@ -39,7 +39,7 @@ class Settings:
     mac_prefix: str = "fa:16:3e"  # Neutron's base_mac
     # How many hosts the SQL pre-filter hands to the filters and weighers for one boot.
     scheduler_candidates: int = 10
-    scheduler_attempts: int = 5  # lost claim races retried on other hosts before giving up
+    scheduler_attempts: int = 5  # candidate pages that fail the filters, and rounds lost to races
 
     def physnet_known(self, physnet: str) -> bool:
         return physnet in self.network_vlan_ranges.physnets or physnet in self.flat_physnets()
