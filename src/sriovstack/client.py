@@ -103,12 +103,19 @@ class Client:
         json: Any = None,
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
     ) -> Any:
-        """Send one request; the decoded JSON body, None for an empty one; ApiError on 4xx/5xx."""
+        """Send one request; the decoded JSON body, None for an empty one; ApiError on 4xx/5xx.
+
+        ``timeout`` overrides the client's for this request (a long-poll waits longer).
+        """
         sent = dict(headers or {})
         if self._token:
             sent["X-Auth-Token"] = self._token
-        response = self._send(method, path, json=json, params=params, headers=sent)
+        options: dict[str, Any] = {"json": json, "params": params, "headers": sent}
+        if timeout is not None:
+            options["timeout"] = timeout
+        response = self._send(method, path, **options)
         return self._check(response)
 
     def _send(self, method: str, path: str, **options: Any) -> httpx.Response:

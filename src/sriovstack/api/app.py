@@ -7,12 +7,14 @@ from fastapi import FastAPI
 from sriovstack import __version__
 from sriovstack.api import (
     agents,
+    events,
     extensions,
     flavors,
     hosts,
     hypervisors,
     identity,
     images,
+    interfaces,
     keypairs,
     microversions,
     networks,
@@ -44,11 +46,13 @@ def create_app(environment: Environment, *, public_url: str | None = None) -> Fa
         ports,
         security_groups,
         servers,
+        interfaces,
         flavors,
         keypairs,
         hypervisors,
         images,
         hosts,
+        events,
         agents,
     )
     for module in routers:

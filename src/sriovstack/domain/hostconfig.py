@@ -34,8 +34,12 @@ SECTIONS: Mapping[str, tuple[str, ...]] = {
     "sriov_nic": ("physical_device_mappings", "exclude_devices"),
     "ml2_sriov": ("supported_pci_vendor_devs",),
     "ml2_type_vlan": ("network_vlan_ranges",),
+    "FDB": ("shared_physical_device_mappings",),
 }
 """What a host configuration file may hold, by section (as in nova.conf and Neutron's files)."""
+
+FDB_WHERE = "[FDB] shared_physical_device_mappings"
+"""The OVS agent's FDB extension option (Newton): PFs whose FDB gets co-resident ports' MACs."""
 
 SPEC_NAMES = (("pci", "device_spec"), ("pci", "passthrough_whitelist"))
 """``device_spec`` and its name before Zed (26); local.conf may also use Havana's ``[DEFAULT]``."""
@@ -50,6 +54,9 @@ class HostConfig:
     agent: SriovAgentConfig = field(default_factory=SriovAgentConfig)
     supported_pci_vendor_devs: VendorDevs | None = None  # None: not set, nothing is refused
     network_vlan_ranges: NetworkVlanRanges = field(default_factory=NetworkVlanRanges)
+    # Independent of [sriov_nic]: in Neutron the OVS agent reads it, and a shared PF need not
+    # be one the SR-IOV agent maps.
+    fdb_mappings: DeviceMappings = field(default_factory=DeviceMappings)
 
     @property
     def device_mappings(self) -> DeviceMappings:
@@ -83,6 +90,7 @@ def parse_host_config(text: str, *, source: str = "host config") -> HostConfig:
     nic = data.get("sriov_nic", {})
     vendor_devs = data.get("ml2_sriov", {}).get("supported_pci_vendor_devs")
     vlan_ranges = data.get("ml2_type_vlan", {}).get("network_vlan_ranges")
+    fdb = data.get("FDB", {}).get("shared_physical_device_mappings")
     return HostConfig(
         device_specs=_toml_specs(pci),
         aliases=_toml_aliases(pci.get("alias")),
@@ -93,6 +101,7 @@ def parse_host_config(text: str, *, source: str = "host config") -> HostConfig:
         network_vlan_ranges=NetworkVlanRanges()
         if vlan_ranges is None
         else parse_network_vlan_ranges(vlan_ranges, where="[ml2_type_vlan] network_vlan_ranges"),
+        fdb_mappings=_fdb_mappings(fdb),
     )
 
 
@@ -144,6 +153,13 @@ def _agent(
         if excluded is None
         else parse_exclude_devices(_list_value(excluded, excluded_where), where=excluded_where),
     )
+
+
+def _fdb_mappings(value: object) -> DeviceMappings:
+    # Neutron parses it as physical_device_mappings is parsed: parse_mappings(unique_keys=False).
+    if value is None:
+        return DeviceMappings()
+    return parse_device_mappings(_list_value(value, FDB_WHERE), where=FDB_WHERE)
 
 
 def _list_value(value: object, where: str) -> str | Sequence[str]:
@@ -202,6 +218,10 @@ def parse_local_conf(text: str) -> HostConfig:
             _shell_line(line, localrc)
         elif header := _SECTION.fullmatch(line):
             section = header[1]
+            # oslo.config lowercases group names, so Neutron reads [fdb] as [FDB]; taking it
+            # here too keeps a lower-case section from being silently ignored.
+            if section.lower() == "fdb":
+                section = "FDB"
         elif section is not None and "=" in line:
             key, _, value = (part.strip() for part in line.partition("="))
             if (section, key) in JSON_KEYS:
@@ -271,6 +291,7 @@ def _local_conf_config(
         if vendor_devs is None
         else parse_vendor_devs(vendor_devs, where="[ml2_sriov] supported_pci_vendor_devs"),
         network_vlan_ranges=_local_vlan_ranges(vlan_ranges, localrc),
+        fdb_mappings=_fdb_mappings(_last(ini, "FDB", "shared_physical_device_mappings")),
     )
 
 

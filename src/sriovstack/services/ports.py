@@ -26,6 +26,7 @@ from sriovstack.domain.errors import (
     NotFound,
 )
 from sriovstack.domain.ipam import Address, parse_address
+from sriovstack.services.desired import touch_host
 from sriovstack.services.environment import Caller, Environment
 from sriovstack.services.networks import visible_network
 from sriovstack.services.security_groups import default_group
@@ -179,6 +180,7 @@ def update_port(
     def attempt() -> dict[str, Any]:
         with env.unit_of_work() as uow:
             row = visible_port(uow.session, caller, port_id)
+            bound_to = row.host_id
             network = get_row(uow.session, NetworkRow, row.network_id)
             assert network is not None
             changes = _attributes(caller, network, body)
@@ -195,6 +197,9 @@ def update_port(
             _update_groups(uow.session, row, body)
             row.updated_at = env.now()
             row.revision_number += 1
+            # The agents of the hosts it was and is bound to apply the change (VF, FDB).
+            for host in {bound_to, row.host_id} - {""}:
+                touch_host(uow.session, name=host)
             view = port_view(uow.session, row)
             uow.commit()
         return view
@@ -213,6 +218,8 @@ def delete_port(env: Environment, caller: Caller, port_id: str) -> None:
                 f"the port already has an attached device, server {row.device_id}; detach it "
                 "first (openstack server remove port)"
             )
+        if row.host_id:
+            touch_host(uow.session, name=row.host_id)  # its FDB entries go
         remove_port(uow.session, row)
         uow.commit()
 

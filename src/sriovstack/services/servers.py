@@ -26,8 +26,11 @@ from sriovstack.domain.requesting import (
     resolve_numa_policy,
 )
 from sriovstack.domain.scheduling import BootRequest
+from sriovstack.services.desired import port_binding, touch_host
 from sriovstack.services.environment import Caller, Environment
+from sriovstack.services.events import record_event
 from sriovstack.services.flavors import visible_flavor
+from sriovstack.services.hosts import alive
 from sriovstack.services.images import visible_image
 from sriovstack.services.keypairs import find_keypair
 from sriovstack.services.networks import visible_network
@@ -133,21 +136,39 @@ def report_server(
     """An agent says a guest runs (ACTIVE) or failed (ERROR, with ``fault``).
 
     ACTIVE is refused unless the server still holds every device it was given on this host:
-    a server never becomes ACTIVE without its VFs.
+    a server never becomes ACTIVE without its VFs. ``ports`` may give each port's status
+    (ACTIVE, or DOWN for a port that is administratively down); the default is ACTIVE.
+    An ERROR server keeps its devices, as in Nova, until it is deleted: its agent resets the
+    VFs first, so a half-configured VF never goes back to the pool.
     """
     caller.require_host(host)
     status = body.get("status")
     if status not in ("ACTIVE", "ERROR"):
         raise InvalidInput("status", "must be ACTIVE or ERROR", status)
+    statuses = _port_statuses(body.get("ports"))
     with env.unit_of_work() as uow:
         session = uow.session
         server, host_row = _server_on(session, server_id, host)
+        if server.task_state == "deleting":
+            raise Conflict(f"server {server_id} is being deleted")
         ports = find_rows(session, PortRow, where={"device_id": server_id})
         now = env.now()
         if status == "ERROR":
             fault = str(body.get("fault") or "the host could not start the guest")
-            _release(session, server, ports)
             _set_error(server, fault, now)
+            for port in ports:
+                port.status, port.updated_at = "ERROR", now
+            record_event(
+                session,
+                env,
+                host=host,
+                kind="server_error",
+                severity="error",
+                message=f"server {server.name} ({server.id}) failed on {host}: {fault}",
+                project_id=server.project_id,
+                server_id=server.id,
+            )
+            touch_host(session, host_id=host_row.id)
         else:
             held = held_by_server(session, server_id, [p.id for p in ports])
             missing = [owner for owner, state in held if state is VFState.REMOVED]
@@ -161,34 +182,85 @@ def report_server(
             server.status, server.vm_state, server.task_state = "ACTIVE", "active", None
             server.power_state = POWER_RUNNING
             server.launched_at = server.launched_at or now
+            server.fault = None
             for port in ports:
-                port.status = "ACTIVE"
+                port.status = statuses.get(port.id, "ACTIVE")
                 port.updated_at = now
         server.updated_at = now
-        del host_row
         flush(session)
         view = server_view(session, caller, server)
         uow.commit()
     return view
 
 
+def _port_statuses(value: Any) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(
+        isinstance(v, str) and v in ("ACTIVE", "DOWN") for v in value.values()
+    ):
+        raise InvalidInput("ports", 'must map port IDs to "ACTIVE" or "DOWN"', value)
+    return {str(k): str(v) for k, v in value.items()}
+
+
 def delete_server(env: Environment, caller: Caller, server_id: str) -> None:
-    """Delete a server: its devices and resources go back, ports it made go, others unbind."""
+    """Delete a server. On a host whose agent is up the server goes to task_state "deleting":
+    the agent stops the guest and resets its VFs, and only its confirmation (``confirm_deleted``)
+    gives the devices back. A server on no host, or on a host whose agent is down, goes at once
+    (Nova's local delete); that agent resets the VFs when it returns, before any new binding."""
     with env.unit_of_work() as uow:
         session = uow.session
         server = _visible(session, caller, server_id)
         if not caller.is_admin and server.project_id != caller.project_id:
             raise NotFound("server", server_id)
-        ports = find_rows(session, PortRow, where={"device_id": server_id})
-        _release(session, server, ports)
-        for port in ports:
-            if port.created_for_server:
-                remove_port(session, port)
-            else:
-                _unbind(port, env.now())
-                port.device_id, port.device_owner = "", ""
-        delete_row(session, server)
+        host = get_row(session, HostRow, server.host_id) if server.host_id is not None else None
+        if host is not None and alive(host, env):
+            if server.task_state != "deleting":
+                server.task_state, server.updated_at = "deleting", env.now()
+                touch_host(session, host_id=host.id)
+            uow.commit()
+            return
+        if host is not None:
+            record_event(
+                session,
+                env,
+                host=host.name,
+                kind="local_delete",
+                severity="warning",
+                message=f"server {server.name} ({server.id}) deleted while the agent of "
+                f"{host.name} was down; the agent resets its VFs when it comes back",
+                project_id=server.project_id,
+                server_id=server.id,
+            )
+            touch_host(session, host_id=host.id)
+        _forget(env, session, server)
         uow.commit()
+
+
+def confirm_deleted(env: Environment, caller: Caller, host: str, server_id: str) -> None:
+    """The agent stopped the guest and reset its VFs: give everything back, forget the server."""
+    caller.require_host(host)
+    with env.unit_of_work() as uow:
+        session = uow.session
+        server, host_row = _server_on(session, server_id, host)
+        if server.task_state != "deleting":
+            raise Conflict(f"server {server_id} is not being deleted")
+        _forget(env, session, server)
+        touch_host(session, host_id=host_row.id)
+        uow.commit()
+
+
+def _forget(env: Environment, session: Session, server: ServerRow) -> None:
+    """Release the server's devices and resources, remove or unbind its ports, delete it."""
+    ports = find_rows(session, PortRow, where={"device_id": server.id})
+    _release(session, server, ports)
+    for port in ports:
+        if port.created_for_server:
+            remove_port(session, port)
+        else:
+            unbind_port(port, env.now())
+            port.device_id, port.device_owner = "", ""
+    delete_row(session, server)
 
 
 def show_server(
@@ -243,10 +315,11 @@ def host_servers(env: Environment, caller: Caller, host: str) -> list[dict[str, 
                 "id": row.id,
                 "name": row.name,
                 "status": row.status,
+                "task_state": row.task_state,
                 "vcpus": int(row.flavor["vcpus"]),
                 "memory_mib": int(row.flavor["ram"]),
                 "ports": [
-                    _port_binding(port)
+                    port_binding(port)
                     for port in find_rows(session, PortRow, where={"device_id": row.id})
                 ],
             }
@@ -396,7 +469,7 @@ def _ports(env: Environment, session: Session, caller: Caller, networks: Any) ->
         if not isinstance(nic, dict) or not ({"port", "uuid"} & set(nic)):
             raise InvalidInput(f"networks[{i}]", 'needs "port" (a port ID) or "uuid"', nic)
         if nic.get("port"):
-            ports.append(_free_port(session, caller, str(nic["port"]), ports))
+            ports.append(free_port(session, caller, str(nic["port"]), ports))
             continue
         try:
             network = visible_network(session, caller, str(nic["uuid"]))
@@ -409,7 +482,7 @@ def _ports(env: Environment, session: Session, caller: Caller, networks: Any) ->
     return ports
 
 
-def _free_port(session: Session, caller: Caller, port_id: str, taken: list[PortRow]) -> PortRow:
+def free_port(session: Session, caller: Caller, port_id: str, taken: list[PortRow]) -> PortRow:
     port = get_row(session, PortRow, port_id)
     if port is None or not caller.sees(port.project_id):
         raise InvalidInput("networks.port", f"port {port_id} does not exist", port_id)
@@ -423,23 +496,24 @@ def _free_port(session: Session, caller: Caller, port_id: str, taken: list[PortR
 def _device_requests(
     env: Environment, session: Session, flavor: FlavorRow, ports: Sequence[PortRow]
 ) -> list[DeviceRequest]:
-    requests: list[DeviceRequest] = []
-    for port in ports:
-        network = get_row(session, NetworkRow, port.network_id)
-        assert network is not None  # the port's foreign key
-        trusted = port.profile.get("trusted") if isinstance(port.profile, dict) else None
-        policy = port.numa_affinity_policy
-        request = device_request_for_port(
-            port.id,
-            parse_vnic_type(port.vnic_type),
-            physnet=network.physical_network,
-            trusted=trusted if isinstance(trusted, bool) else None,
-            numa_policy=None if policy is None else parse_numa_policy(policy),
-        )
-        if request is not None:
-            requests.append(request)
+    requests = [r for r in (port_request(session, port) for port in ports) if r is not None]
     requests.extend(device_requests_for_flavor(flavor.extra_specs, env.settings.aliases))
     return requests
+
+
+def port_request(session: Session, port: PortRow) -> DeviceRequest | None:
+    """The device a port asks for (a VF or a PF on its network's physnet), None for normal."""
+    network = get_row(session, NetworkRow, port.network_id)
+    assert network is not None  # the port's foreign key
+    trusted = port.profile.get("trusted") if isinstance(port.profile, dict) else None
+    policy = port.numa_affinity_policy
+    return device_request_for_port(
+        port.id,
+        parse_vnic_type(port.vnic_type),
+        physnet=network.physical_network,
+        trusted=trusted if isinstance(trusted, bool) else None,
+        numa_policy=None if policy is None else parse_numa_policy(policy),
+    )
 
 
 def _boot_policy(flavor: FlavorRow, image: ImageRow) -> Any:
@@ -495,24 +569,31 @@ def _bind(
     for port_id in port_ids:
         port = get_row(session, PortRow, port_id)
         assert port is not None
-        network = get_row(session, NetworkRow, port.network_id)
-        assert network is not None
-        port.host_id = host
-        port.updated_at = now
-        port.revision_number += 1
-        device = by_owner.get(port.id)
-        if device is None:  # a normal port: the host's virtual switch carries it
-            port.vif_type = "ovs"
-            port.vif_details = {"port_filter": True, "connectivity": "l2"}
-            continue
-        port.profile = {**(port.profile or {}), **_binding_profile(device)}
-        port.vif_type = VIF_TYPES.get(parse_vnic_type(port.vnic_type), "hw_veb")
-        port.vif_details = {
-            "port_filter": False,
-            "connectivity": "l2",
-            "vlan": str(network.segmentation_id or 0),
-        }
+        bind_port(session, port, host, by_owner.get(port.id), now)
+    touch_host(session, host_id=host_id)
     flush(session)
+
+
+def bind_port(
+    session: Session, port: PortRow, host: str, device: ClaimedDevice | None, now: datetime
+) -> None:
+    """Bind a port to a host: to its claimed device, or (a normal port) to the host's switch."""
+    network = get_row(session, NetworkRow, port.network_id)
+    assert network is not None
+    port.host_id = host
+    port.updated_at = now
+    port.revision_number += 1
+    if device is None:  # a normal port: the host's virtual switch carries it
+        port.vif_type = "ovs"
+        port.vif_details = {"port_filter": True, "connectivity": "l2"}
+        return
+    port.profile = {**(port.profile or {}), **_binding_profile(device)}
+    port.vif_type = VIF_TYPES.get(parse_vnic_type(port.vnic_type), "hw_veb")
+    port.vif_details = {
+        "port_filter": False,
+        "connectivity": "l2",
+        "vlan": str(network.segmentation_id or 0),
+    }
 
 
 def _binding_profile(device: ClaimedDevice) -> dict[str, Any]:
@@ -556,10 +637,11 @@ def _release(session: Session, server: ServerRow, ports: Sequence[PortRow]) -> N
     server.host_id = None
 
 
-def _unbind(port: PortRow, now: datetime) -> None:
+def unbind_port(port: PortRow, now: datetime) -> None:
     port.host_id = ""
     port.profile = {k: v for k, v in (port.profile or {}).items() if k == "trusted"}
     port.vif_type, port.vif_details, port.status = "unbound", {}, "DOWN"
+    port.detaching = False
     port.updated_at = now
     port.revision_number += 1
 
@@ -584,23 +666,6 @@ def _visible(session: Session, caller: Caller, server_id: str) -> ServerRow:
     if server is None or not caller.sees(server.project_id):
         raise NotFound("server", server_id)
     return server
-
-
-def _port_binding(port: PortRow) -> dict[str, Any]:
-    return {
-        "id": port.id,
-        "mac_address": port.mac_address,
-        "vnic_type": port.vnic_type,
-        "admin_state_up": port.admin_state_up,
-        "port_security_enabled": port.port_security_enabled,
-        "propagate_uplink_status": port.propagate_uplink_status,
-        "qos_max_kbps": port.qos_max_kbps,
-        "qos_min_kbps": port.qos_min_kbps,
-        "profile": port.profile,
-        "vif_type": port.vif_type,
-        "vif_details": port.vif_details,
-        "status": port.status,
-    }
 
 
 def _addresses(session: Session, server_id: str) -> dict[str, list[dict[str, Any]]]:

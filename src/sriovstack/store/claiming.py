@@ -70,6 +70,19 @@ def claim_boot(
 ) -> list[ClaimedDevice]:
     """Reserve RAM, vCPUs and every device of ``takes`` on the host, or raise ConcurrentUpdate."""
     _take_capacity(session, host_id, ram_mib, vcpus, alive_since)
+    return claim_devices(session, host_id=host_id, server_id=server_id, takes=takes, now=now)
+
+
+def claim_devices(
+    session: Session,
+    *,
+    host_id: int,
+    server_id: str,
+    takes: Sequence[DeviceTake],
+    now: datetime,
+) -> list[ClaimedDevice]:
+    """Reserve every device of ``takes`` on the host for a server (a boot, or a NIC hotplugged
+    into a running guest), or raise ConcurrentUpdate."""
     claimed: list[ClaimedDevice] = []
     for take in takes:
         pf = session.scalars(
@@ -138,17 +151,33 @@ def release_server(
     """
     if host_id is None:
         return 0
-    host = session.scalars(
-        select(HostRow)
-        .where(HostRow.id == host_id)
-        .options(selectinload(HostRow.pfs).selectinload(PF.vfs))
-        .with_for_update(of=HostRow)
-    ).one()
+    host = _locked_host(session, host_id)
     host.used_ram_mib = max(host.used_ram_mib - ram_mib, 0)
     host.used_vcpus = max(host.used_vcpus - vcpus, 0)
     owners = set(_owners(session, server_id, ports))
     # Claims rows go first: they point at the VF rows that a removed VF's release deletes.
     _write(session, delete(ClaimRow).where(ClaimRow.server_id == server_id))
+    return _give_back(session, host, owners)
+
+
+def release_owner(session: Session, *, host_id: int, owner: str) -> int:
+    """Give back the devices held under one owner (a detached port's VF); how many."""
+    host = _locked_host(session, host_id)
+    _write(session, delete(ClaimRow).where(ClaimRow.owner == owner))
+    return _give_back(session, host, {owner})
+
+
+def _locked_host(session: Session, host_id: int) -> HostRow:
+    return session.scalars(
+        select(HostRow)
+        .where(HostRow.id == host_id)
+        .options(selectinload(HostRow.pfs).selectinload(PF.vfs))
+        .with_for_update(of=HostRow)
+    ).one()
+
+
+def _give_back(session: Session, host: HostRow, owners: Collection[str]) -> int:
+    """Owners' PFs and VFs back to available (a removed VF's row goes); pools recounted."""
     released = 0
     for pf in host.pfs:
         if pf.claimed_by in owners:

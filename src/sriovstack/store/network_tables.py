@@ -105,6 +105,8 @@ class PortRow(Schema):
     qos_min_kbps: Mapped[int | None]
     # Made by a server boot from --nic net-id=: deleted with the server, as Nova does.
     created_for_server: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Interface detach asked for: the agent unplugs the NIC and resets the VF, then confirms.
+    detaching: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     revision_number: Mapped[int] = mapped_column(default=1)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sriovstack.store import compute_tables, identity_tables, network_tables
+from sriovstack.store import compute_tables, event_tables, identity_tables, network_tables
 from sriovstack.store.tables import Schema
 
-__all__ = ["Schema", "compute_tables", "identity_tables", "network_tables"]
+__all__ = ["Schema", "compute_tables", "event_tables", "identity_tables", "network_tables"]

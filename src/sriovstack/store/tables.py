@@ -120,6 +120,8 @@ class HostRow(Schema):
     used_vcpus: Mapped[int] = mapped_column(default=0, server_default="0")
     used_ram_mib: Mapped[int] = mapped_column(default=0, server_default="0")
     free_devices: Mapped[int] = mapped_column(default=0, server_default="0")  # offered, free
+    # Bumped by every change to what the host's agent must do; agents long-poll on it.
+    desired_revision: Mapped[int] = mapped_column(default=0, server_default="0")
 
     pfs: Mapped[list[PhysicalFunctionRow]] = relationship(
         back_populates="host", cascade="all, delete-orphan"

@@ -8,7 +8,7 @@ from typing import Any
 
 from tests.integration.api.cloud import Cloud
 
-from sriovstack.client import Client
+from sriovstack.client import ApiError, Client
 from sriovstack.domain.reporting import HostReport, report_to_wire
 from sriovstack.store.compute_tables import FlavorRow, ImageRow
 from sriovstack.store.network_tables import PortRow
@@ -113,3 +113,18 @@ def provider_network(client: Client, vlan: int = 2010, physnet: str = "physnet1"
     }
     network: dict[str, Any] = client.post("/networking/v2.0/networks", body)["network"]
     return str(network["id"])
+
+
+def delete_server(cloud: Cloud, client: Client, server_id: str) -> None:
+    """Delete a server as a user does, then confirm it as its host's agent would once the guest
+    is stopped and its VFs reset (a server on no host is gone at once)."""
+    client.delete(f"/compute/v2.1/servers/{server_id}")
+    admin = cloud.client("admin")
+    try:
+        server = admin.get(f"/compute/v2.1/servers/{server_id}")["server"]
+    except ApiError as exc:
+        assert exc.status == 404
+        return
+    assert server["OS-EXT-STS:task_state"] == "deleting"
+    host = server["OS-EXT-SRV-ATTR:host"]
+    admin.post(f"/v1/hosts/{host}/servers/{server_id}/deleted", {})

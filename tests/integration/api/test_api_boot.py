@@ -12,6 +12,7 @@ from tests.integration.api.seeding import (
     add_host,
     add_image,
     add_port,
+    delete_server,
     provider_network,
 )
 
@@ -88,6 +89,11 @@ def test_boot_claims_a_vf_binds_the_port_and_goes_active_when_the_agent_says_so(
     assert demo.get(f"{SERVERS}/{server['id']}")["server"]["status"] == "ACTIVE"
 
     demo.delete(f"{SERVERS}/{server['id']}")
+    # The VF stays held until the agent says it stopped the guest and reset the VF.
+    deleting = demo.get(f"{SERVERS}/{server['id']}")["server"]
+    assert (deleting["status"], deleting["OS-EXT-STS:task_state"]) == ("ACTIVE", "deleting")
+    assert [d["owner"] for d in devices(cloud, "allocated")] == [port_id]
+    talk["agent"].post(f"/v1/hosts/sriov-1/servers/{server['id']}/deleted", {})
     assert len(devices(cloud, "available")) == 7
     host = cloud.client("admin").get("/v1/hosts/sriov-1")["host"]
     assert (host["vcpus_used"], host["memory_mib_used"], host["free_devices"]) == (0, 0, 7)
@@ -208,7 +214,7 @@ def test_active_is_refused_when_a_vf_vanished_from_the_host(
         talk["agent"].put(f"/v1/hosts/sriov-1/servers/{server['id']}/status", {"status": "ACTIVE"})
     assert refused.value.status == 409
     assert "removed" in refused.value.message
-    demo.delete(f"{SERVERS}/{server['id']}")
+    delete_server(cloud, demo, server["id"])
     assert devices(cloud) == []  # the removed VF's row goes once released
 
 
@@ -227,8 +233,8 @@ def test_a_vf_claim_makes_its_pf_unavailable_whole_and_a_pf_claim_blocks_its_vfs
     refused = boot(demo, "pf", flavor, image, pf_port)
     assert refused["status"] == "ERROR"
     assert "PF" in refused["fault"]["message"]
-    demo.delete(f"{SERVERS}/{with_vf['id']}")
-    demo.delete(f"{SERVERS}/{refused['id']}")
+    delete_server(cloud, demo, with_vf["id"])
+    delete_server(cloud, demo, refused["id"])
     whole = boot(demo, "pf2", flavor, image, pf_port)
     assert whole["status"] == "BUILD"
     pf = next(
@@ -299,7 +305,7 @@ def test_a_nic_on_a_network_gets_a_normal_port_that_goes_with_the_server(
     assert (made["binding:vnic_type"], made["device_owner"]) == ("normal", "compute:nova")
     assert made["binding:vif_type"] == "ovs"
     assert devices(cloud, "claimed") == []  # a normal port takes no VF
-    demo.delete(f"{SERVERS}/{server['id']}")
+    delete_server(cloud, demo, server["id"])
     assert demo.get("/networking/v2.0/ports", device_id=server["id"])["ports"] == []
 
 

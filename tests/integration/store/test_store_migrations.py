@@ -15,6 +15,7 @@ TABLES = {
     "physical_functions",
     "virtual_functions",
     "claims",
+    "events",
     "device_pools",
     "projects",
     "users",
@@ -46,14 +47,14 @@ def table_names(url: str) -> set[str]:
 def test_upgrade_from_empty_creates_the_tables_and_records_the_head(database_url: str) -> None:
     assert migrating.current(database_url) is None
     migrating.upgrade(database_url)
-    assert migrating.current(database_url) == migrating.head() == "0002"
+    assert migrating.current(database_url) == migrating.head() == "0003"
     assert table_names(database_url) == TABLES | {"alembic_version"}
 
 
 def test_upgrading_twice_changes_nothing(database_url: str) -> None:
     migrating.upgrade(database_url)
     migrating.upgrade(database_url)
-    assert migrating.current(database_url) == "0002"
+    assert migrating.current(database_url) == "0003"
 
 
 def test_the_migrated_schema_is_the_one_tables_py_describes(database_url: str) -> None:
@@ -89,7 +90,7 @@ def test_downgrade_to_0001_keeps_an_inventory_and_upgrade_brings_it_back(databas
         "alembic_version",
     }
     migrating.upgrade(database_url)
-    assert migrating.current(database_url) == "0002"
+    assert migrating.current(database_url) == "0003"
 
 
 def test_the_migration_scripts_ship_inside_the_package() -> None:
