@@ -21,7 +21,7 @@ from sriovstack.services.networks import visible_network
 from sriovstack.services.ports import new_port, port_view, remove_port
 from sriovstack.services.scheduler import device_owners, device_takes
 from sriovstack.services.servers import bind_port, free_port, port_request, unbind_port
-from sriovstack.store.claiming import claim_devices, release_owner
+from sriovstack.store.claiming import allocate_server, claim_devices, release_owner
 from sriovstack.store.compute_tables import ServerRow
 from sriovstack.store.network_tables import PortRow
 from sriovstack.store.pools import host_states
@@ -201,6 +201,8 @@ def report_port(
         if port.status != status:
             port.status, port.updated_at = str(status), env.now()
             port.revision_number += 1
+        if status == "ACTIVE" and port.device_id:
+            allocate_server(session, port.device_id, [port.id])  # a hotplugged VF is in use
         if status == "ERROR":
             record_event(
                 session,

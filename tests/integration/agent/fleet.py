@@ -60,13 +60,15 @@ class Host:
         client.login(creds["user"], creds["password"], creds["project"])
         return client
 
-    def start_agent(self, *, client: Client | None = None, kernel: Any = None) -> Agent:
+    def start_agent(
+        self, *, client: Client | None = None, kernel: Any = None, hypervisor: Any = None
+    ) -> Agent:
         """A new agent process for this host: nothing remembered, a fresh login."""
         self.agent = Agent(
             self.name,
             self.login(client),
             kernel if kernel is not None else self.kernel,
-            self.hypervisor,
+            hypervisor if hypervisor is not None else self.hypervisor,
             self.config,
             FACTS,
         )
