@@ -197,7 +197,14 @@ def test_the_talks_flow_from_openrc_to_nova_list(cli: Cli, openrc: Cloud, tmp_pa
         1,
     )
 
-    cli.ok("server", "delete", "Instance-1", "--wait")
+    # The agent confirms once it has stopped the guest and reset the VF; --wait sees it go.
+    confirm = f"/v1/hosts/{HOST}/servers/{server['id']}/deleted"
+    timer = threading.Timer(1.0, lambda: agent.post(confirm, {}))
+    timer.start()
+    try:
+        cli.ok("server", "delete", "Instance-1", "--wait", "--timeout", "60")
+    finally:
+        timer.join()
     assert cli.ok("server", "list", "--json").json() == []
     free = cli.ok("pci", "list", "--host", HOST, "--state", "available", "--json").json()
     assert len([d for d in free if d["dev_type"] == "type-VF"]) == 7

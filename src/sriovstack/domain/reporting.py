@@ -77,7 +77,9 @@ def offered_devices(
     """The PFs and VFs ``specs`` select on a host, minus VFs Neutron's agent config refuses.
 
     A PF's VFs share the tags of the first spec that selects one of them: the store keeps one
-    pool per PF, which is also how Nova splits pools since Antelope.
+    pool per PF, which is also how Nova splits pools since Antelope. A PF with VFs enabled is
+    not offered whole, unlike Nova: passing it through would tear its VFs down under their
+    users, so a boot that got it could only fail on the host.
     """
     selected = select_devices(inventory, specs, agent=agent)
     with_vfs: set[PciAddress] = set()
@@ -111,7 +113,7 @@ def offered_devices(
                 total_vfs=pf.total_vfs,
                 physnet=physnet if isinstance(physnet, str) else None,
                 tags=tuple((k, v) for k, v in sorted(pf_tags.items()) if k not in UNPOOLED_TAGS),
-                offered_whole=pf.address in whole,
+                offered_whole=pf.address in whole and not pf.vfs,
                 vfs=tuple(
                     ReportedVF(vf.index, vf.address) for vf in pf.vfs if vf.address in chosen
                 ),

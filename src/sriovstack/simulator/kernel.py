@@ -18,6 +18,7 @@ from sriovstack.domain.kernelparams import module_name, module_names
 from sriovstack.domain.observed import FdbEntry, ObservedLink, ObservedVF
 from sriovstack.domain.vfconfig import LinkState, TxRate, VFConfig, VlanProto, VlanTag
 from sriovstack.simulator import rendering
+from sriovstack.simulator.assembly import Assembly
 from sriovstack.simulator.booting import BootedHost, boot, stamp
 from sriovstack.simulator.devices import SimNetdev, SimPF, SimVF
 from sriovstack.simulator.profiles import HostProfile
@@ -52,7 +53,9 @@ class SimulatedKernel:
             self.pfs[booted.address] = SimPF(
                 boot=booted, netdev=netdev, driver=driver, iommu_group=self._allocate_group()
             )
-        self._tree: Tree | None = None
+        self.assembly = Assembly()
+        self._stale = True
+        self._writes = _Writes(self)
         self.calls: dict[str, int] = {}
 
     # -- bookkeeping -----------------------------------------------------------------------
@@ -71,29 +74,34 @@ class SimulatedKernel:
         self.log_lines.append(stamp(self.uptime.tick(), text))
 
     def changed(self) -> None:
-        """Forget the rendered tree after a state change."""
-        self._tree = None
+        """Note a state change; the tree catches up on its next use."""
+        self._stale = True
 
     def _count(self, call: str) -> None:
         self.calls[call] = self.calls.get(call, 0) + 1
 
     def tree(self) -> Tree:
-        if self._tree is None:
-            drivers = {VFIO} | {pf.model.pf_driver for pf in self.pfs.values()}
-            drivers |= {
-                pf.model.vf_driver
-                for pf in self.pfs.values()
-                if module_name(pf.model.vf_driver) in self.modules
-            }
-            self._tree = rendering.render(
-                self.host,
-                list(self.pfs.values()),
-                list(self.netdevs.values()),
-                self.modules,
-                drivers,
-                _Writes(self),
-            )
-        return self._tree
+        """The sysfs tree for the current state; only pieces whose inputs changed are redrawn."""
+        if self._stale:
+            self.assembly.update(rendering.pieces(*self._render_args()))
+            self._stale = False
+        return self.assembly.tree
+
+    def fresh_tree(self) -> Tree:
+        """The tree rendered from scratch: what ``tree()`` must always equal."""
+        return rendering.render(*self._render_args())
+
+    def _render_args(
+        self,
+    ) -> tuple[BootedHost, list[SimPF], SimNetdev | None, set[str], set[str], _Writes]:
+        drivers = {VFIO} | {pf.model.pf_driver for pf in self.pfs.values()}
+        drivers |= {
+            pf.model.vf_driver
+            for pf in self.pfs.values()
+            if module_name(pf.model.vf_driver) in self.modules
+        }
+        pfs = list(self.pfs.values())
+        return self.host, pfs, self.netdevs.get("lo"), self.modules, drivers, self._writes
 
     # -- sysfs -----------------------------------------------------------------------------
     def read(self, path: str) -> str:

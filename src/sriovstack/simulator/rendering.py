@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import errno
+from collections.abc import Iterator
+from functools import partial
 from typing import Protocol
 
 from sriovstack.domain.addresses import PciAddress
+from sriovstack.simulator.assembly import Piece
 from sriovstack.simulator.booting import BootedHost
 from sriovstack.simulator.devices import SimNetdev, SimPF, SimVF
-from sriovstack.simulator.sysfs import Store, Tree
+from sriovstack.simulator.sysfs import Dir, Drawing, Store, Tree
 
 # IORESOURCE_MEM | IORESOURCE_MEM_64 | IORESOURCE_SIZEALIGN with the 64-bit BAR type bits.
 _MEM64 = 0x140204
@@ -31,26 +34,98 @@ class Writes(Protocol):
 def render(
     host: BootedHost,
     pfs: list[SimPF],
-    netdevs: list[SimNetdev],
+    lo: SimNetdev | None,
     modules: set[str],
     drivers: set[str],
     writes: Writes,
 ) -> Tree:
     """Build the whole tree for the current state."""
     tree = Tree()
+    for piece in pieces(host, pfs, lo, modules, drivers, writes):
+        piece.draw(tree)
+    return tree
+
+
+def pieces(
+    host: BootedHost,
+    pfs: list[SimPF],
+    lo: SimNetdev | None,
+    modules: set[str],
+    drivers: set[str],
+    writes: Writes,
+) -> Iterator[Piece]:
+    """The tree in drawing order: the host's files, each PF then its VFs (keyed by address), lo."""
+    names, loaded = tuple(sorted(drivers)), tuple(sorted(modules))
+    yield Piece(
+        "host",
+        writes,
+        (names, loaded),
+        partial(_render_host, host=host, drivers=names, modules=loaded, writes=writes),
+    )
+    for pf in pfs:
+        yield Piece(
+            pf.address,
+            pf,
+            (
+                pf.driver,
+                pf.driver_override,
+                pf.iommu_group,
+                pf.autoprobe,
+                len(pf.vfs),
+                _netdev_inputs(pf.netdev),
+            ),
+            partial(_render_pf, host=host, pf=pf, writes=writes),
+        )
+        if not pf.boot.sriov:
+            continue
+        for vf in pf.vfs:
+            yield Piece(
+                vf.address,
+                vf,
+                (
+                    vf.index,
+                    vf.address,
+                    vf.driver,
+                    vf.driver_override,
+                    vf.iommu_group,
+                    _netdev_inputs(vf.netdev),
+                    vf.netdev is not None and pf.vf_link_up(vf),
+                ),
+                partial(_render_vf, host=host, pf=pf, vf=vf, writes=writes),
+            )
+    if lo is not None:
+        yield Piece("lo", None, _netdev_inputs(lo), partial(_render_lo, lo=lo))
+
+
+def _netdev_inputs(netdev: SimNetdev | None) -> object:
+    # A snapshot: the netdev object itself changes in place.
+    if netdev is None:
+        return None
+    return (netdev.ifindex, netdev.ifname, netdev.mac, netdev.admin_up, netdev.mtu)
+
+
+def _render_host(
+    tree: Drawing,
+    *,
+    host: BootedHost,
+    drivers: tuple[str, ...],
+    modules: tuple[str, ...],
+    writes: Writes,
+) -> None:
     root = "devices/pci0000:00"
-    tree.mkdir(root)
-    tree.mkdir("kernel/iommu_groups")
-    tree.mkdir("class/iommu")
+    # These directories are there even while nothing is in them.
+    tree.put(root, Dir())
+    tree.put("kernel/iommu_groups", Dir())
+    tree.put("class/iommu", Dir())
     tree.attr("bus/pci/drivers_probe", None, writes.drivers_probe())
     tree.attr("bus/pci/drivers_autoprobe", "1\n")
-    for name in sorted(drivers):
+    for name in drivers:
         base = f"bus/pci/drivers/{name}"
         tree.attr(f"{base}/bind", None, writes.bind(name))
         tree.attr(f"{base}/unbind", None, writes.unbind(name))
         tree.attr(f"{base}/new_id", None)
         tree.attr(f"{base}/remove_id", None)
-    for module in sorted(modules):
+    for module in modules:
         tree.attr(f"module/{module}/refcnt", "0\n")
     # The host bridge tells whose chipset (and so whose IOMMU) this is.
     intel = host.profile.cpu_vendor == "intel"
@@ -80,14 +155,11 @@ def render(
         tree.attr(f"{path}/subordinate_bus_number", f"{bridge.subordinate_bus}\n")
         tree.attr(f"{path}/driver_override", "(null)\n")
         tree.link(f"bus/pci/devices/{bridge.address}", path)
-    by_ifname = {n.ifname: n for n in netdevs}
-    for pf in pfs:
-        _render_pf(tree, host, pf, writes)
-    lo = by_ifname.get("lo")
-    if lo is not None:
-        _netdev_files(tree, f"devices/virtual/net/{lo.ifname}", lo, carrier=True, device_path=None)
-        tree.link("class/net/lo", f"devices/virtual/net/{lo.ifname}")
-    return tree
+
+
+def _render_lo(tree: Drawing, *, lo: SimNetdev) -> None:
+    _netdev_files(tree, f"devices/virtual/net/{lo.ifname}", lo, carrier=True, device_path=None)
+    tree.link("class/net/lo", f"devices/virtual/net/{lo.ifname}")
 
 
 def function_path(pf: SimPF, address: PciAddress | None = None) -> str:
@@ -95,7 +167,7 @@ def function_path(pf: SimPF, address: PciAddress | None = None) -> str:
     return f"devices/pci0000:00/{pf.boot.bridge.address}/{address or pf.address}"
 
 
-def _render_pf(tree: Tree, host: BootedHost, pf: SimPF, writes: Writes) -> None:
+def _render_pf(tree: Drawing, *, host: BootedHost, pf: SimPF, writes: Writes) -> None:
     path = function_path(pf)
     model = pf.model
     _function_files(
@@ -122,15 +194,11 @@ def _render_pf(tree: Tree, host: BootedHost, pf: SimPF, writes: Writes) -> None:
     tree.attr(f"{path}/sriov_vf_device", f"{model.vf_device_id:x}\n")
     tree.attr(f"{path}/sriov_drivers_autoprobe", f"{int(pf.autoprobe)}\n", writes.autoprobe(pf))
     tree.attr(f"{path}/sriov_vf_total_msix", "0\n")
-    for vf in pf.vfs:
-        vf_path = function_path(pf, vf.address)
-        tree.link(f"{path}/virtfn{vf.index}", vf_path)
-        _render_vf(tree, host, pf, vf, vf_path, writes)
 
 
-def _render_vf(
-    tree: Tree, host: BootedHost, pf: SimPF, vf: SimVF, path: str, writes: Writes
-) -> None:
+def _render_vf(tree: Drawing, *, host: BootedHost, pf: SimPF, vf: SimVF, writes: Writes) -> None:
+    path = function_path(pf, vf.address)
+    tree.link(f"{function_path(pf)}/virtfn{vf.index}", path)
     model = pf.model
     _function_files(
         tree,
@@ -156,7 +224,7 @@ def _render_vf(
 
 
 def _function_files(
-    tree: Tree, path: str, *, vendor: int, device: int, klass: int, numa: int
+    tree: Drawing, path: str, *, vendor: int, device: int, klass: int, numa: int
 ) -> None:
     tree.attr(f"{path}/vendor", f"0x{vendor:04x}\n")
     tree.attr(f"{path}/device", f"0x{device:04x}\n")
@@ -174,7 +242,7 @@ def _function_files(
 
 
 def _bind(
-    tree: Tree,
+    tree: Drawing,
     path: str,
     address: PciAddress,
     driver: str | None,
@@ -193,7 +261,7 @@ def _bind(
 
 
 def _netdev_files(
-    tree: Tree, path: str, netdev: SimNetdev, *, carrier: bool, device_path: str | None
+    tree: Drawing, path: str, netdev: SimNetdev, *, carrier: bool, device_path: str | None
 ) -> None:
     up = netdev.admin_up
     loopback = netdev.ifname == "lo"

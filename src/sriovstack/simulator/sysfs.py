@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import posixpath
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,13 +45,33 @@ class Dir:
 
 
 Node = Attr | Link | Dir
+# A walk's end: the node reached, its canonical path's parts, and the symlinks followed.
+_Walked = tuple[Node, tuple[str, ...], int]
 
 
-class Tree:
+class Drawing(ABC):
+    """What a renderer draws on: nodes by path, placed wherever ``put`` places them."""
+
+    @abstractmethod
+    def put(self, path: str, node: Node) -> None: ...
+
+    def attr(
+        self, path: str, text: str | None, store: Store | None = None, *, error: int | None = None
+    ) -> None:
+        self.put(path, Attr(text, store, error))
+
+    def link(self, path: str, target_path: str) -> None:
+        """Place a symlink at ``path`` pointing at ``target_path``, stored relative."""
+        self.put(path, Link(_relative(target_path, posixpath.dirname(path))))
+
+
+class Tree(Drawing):
     """A rendered sysfs tree and path lookup that follows relative symlinks like the VFS."""
 
     def __init__(self) -> None:
         self.root = Dir()
+        # Where directory paths led, until the tree next changes.
+        self._resolved: dict[str, _Walked] = {}
 
     def mkdir(self, path: str) -> Dir:
         node = self.root
@@ -63,23 +84,59 @@ class Tree:
             node = child
         return node
 
-    def attr(
-        self, path: str, text: str | None, store: Store | None = None, *, error: int | None = None
-    ) -> None:
+    def put(self, path: str, node: Node) -> None:
+        """Place ``node`` at ``path``; a directory is made (or kept, with what it holds)."""
+        self._resolved.clear()
+        if isinstance(node, Dir):
+            self.mkdir(path)
+            return
         parent, name = posixpath.split(path)
-        self.mkdir(parent).children[name] = Attr(text, store, error)
+        self.mkdir(parent).children[name] = node
 
-    def link(self, path: str, target_path: str) -> None:
-        """Place a symlink at ``path`` pointing at ``target_path``, stored relative."""
-        parent, name = posixpath.split(path)
-        self.mkdir(parent).children[name] = Link(_relative(target_path, parent))
+    def remove(self, path: str, *, keep: Callable[[str], bool]) -> None:
+        """Take out the node at ``path`` (a directory once empty), then emptied ones not kept."""
+        # sysfs has no empty directory that no one made: only ``keep`` names those that stay.
+        self._resolved.clear()
+        parts = _parts(path)
+        dirs = [self.root]  # dirs[i] is the directory at parts[:i]
+        for part in parts[:-1]:
+            child = dirs[-1].children.get(part)
+            if not isinstance(child, Dir):
+                return
+            dirs.append(child)
+        depth = len(parts) - 1
+        node = dirs[depth].children.get(parts[depth])
+        if node is None or (isinstance(node, Dir) and node.children):
+            return
+        while True:
+            del dirs[depth].children[parts[depth]]
+            if depth == 0 or dirs[depth].children or keep("/".join(parts[:depth])):
+                return
+            depth -= 1
 
     def lookup(self, path: str, *, follow_last: bool = True, op: str = "open") -> tuple[Node, str]:
         """Find the node at ``path``; returns it with its canonical (link-free) path."""
-        parts = _parts(path)
-        node: Node = self.root
-        where: list[str] = []
-        hops = 0
+        # Readers go through one directory's files in turn: resolve it once per tree state.
+        parent, _, name = path.rpartition("/")
+        start = self._resolved.get(parent)
+        if start is not None and name not in ("", ".", ".."):
+            rest = [name]
+        else:
+            rest = _parts(path)
+            start = (self.root, (), 0)
+            if len(rest) > 1:
+                parent = "/".join(rest[:-1])
+                if parent not in self._resolved:
+                    self._resolved[parent] = self._walk(rest[:-1], True, start, path, op)
+                start, rest = self._resolved[parent], rest[-1:]
+        node, where, _ = self._walk(rest, follow_last, start, path, op)
+        return node, "/".join(where)
+
+    def _walk(
+        self, parts: list[str], follow_last: bool, start: _Walked, path: str, op: str
+    ) -> _Walked:
+        node, done, hops = start
+        where = list(done)
         i = 0
         while i < len(parts):
             part = parts[i]
@@ -102,7 +159,7 @@ class Tree:
             node = child
             where.append(part)
             i += 1
-        return node, "/".join(where)
+        return node, tuple(where), hops
 
     def export(self, root: Path) -> int:
         """Write the tree under ``root`` as files, directories and relative symlinks.

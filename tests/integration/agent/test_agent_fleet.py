@@ -3,11 +3,13 @@ death, drift, port admin down and up, FDB entries and their capacity, configure 
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.factories import with_model
+from tests.factories import boot, with_model
 from tests.integration.agent.fleet import PORTS, SERVERS, Fleet, fleet, talk_kernel
 
 from sriovstack.client import ApiError
@@ -17,6 +19,7 @@ from sriovstack.host.configuring import set_vf_config
 from sriovstack.simulator.profiles import load_profile
 from sriovstack.store.network_tables import PortRow
 from sriovstack.store.querying import add_rows
+from sriovstack.virt.guests import NicKind
 
 DOWN_TIME = 61  # seconds past the default agent_down_time (60)
 
@@ -270,3 +273,51 @@ def test_a_vf_the_nic_refuses_puts_the_port_and_server_in_error_with_the_reason(
         assert port["status"] == "ERROR"
         assert made.events(kind="server_error")[0]["server_id"] == failed["id"]
         assert len(host.hypervisor.guests()) == 2
+
+
+def test_the_agent_long_polls_and_wakes_as_soon_as_its_host_has_work(one: Fleet) -> None:
+    host = one.host()
+    started = time.monotonic()
+    assert host.agent.wait(0.3) is False  # nothing happened: the poll ran its time
+    assert time.monotonic() - started >= 0.3
+    port = one.port()
+    timer = threading.Timer(0.2, lambda: one.boot("Instance-1", port))
+    timer.start()
+    try:
+        started = time.monotonic()
+        assert host.agent.wait(30) is True
+        assert time.monotonic() - started < 10  # woken by the boot, not by the timeout
+    finally:
+        timer.join()
+    assert host.agent.cycle().activated
+
+
+def test_a_direct_physical_port_passes_the_whole_pf_when_it_has_no_vfs(
+    one: Fleet, tmp_path: Path
+) -> None:
+    # With seven VFs enabled enp3s0f1 is offered only as VFs: no host takes a whole PF.
+    refused = one.boot("Instance-pf", one.port(vnic_type="direct-physical"))
+    assert refused["status"] == "ERROR"
+    with fleet(tmp_path / "no-vfs", kernels={"sriov-1": boot("talk-after")}) as made:
+        host = made.host()
+        port = made.port(vnic_type="direct-physical")
+        server = made.boot("Instance-pf", port)
+        host.settle()
+        assert made.server(server["id"])["status"] == "ACTIVE"  # type: ignore[index]
+        (guest,) = host.hypervisor.guests()
+        (nic,) = guest.spec.nics
+        assert (nic.kind, str(nic.pci_address)) == (NicKind.HOSTDEV_PF, "0000:03:00.1")
+        assert made.show_port(port)["binding:vif_type"] == "hostdev_physical"
+
+
+def test_a_macvtap_port_needs_the_vfs_netdev_and_says_so_when_the_host_has_none(
+    one: Fleet,
+) -> None:
+    # The talk blacklists ixgbevf on the host, so its VFs have no netdev to put a macvtap on.
+    host = one.host()
+    server = one.boot("Instance-mv", one.port(vnic_type="macvtap"))
+    host.settle()
+    failed = one.server(server["id"])
+    assert failed is not None and failed["status"] == "ERROR"
+    assert "no netdev for macvtap" in failed["fault"]["message"]
+    assert host.hypervisor.guests() == []
