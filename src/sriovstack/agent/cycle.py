@@ -52,6 +52,7 @@ class AgentMemory:
     verified: dict[VfKey, VFConfig] = field(default_factory=dict)
     revision: int | None = None  # of the desired state the last cycle worked from
     alerts: set[tuple[str, str]] = field(default_factory=set)  # FDB alerts standing, sent once
+    missing: set[tuple[str, str]] = field(default_factory=set)  # bound VFs gone, said once
 
 
 @dataclass
@@ -135,6 +136,12 @@ class Agent:
             observed = observed_configs(inventory)
         verified = self._verify(bound, observed)
         self._drift_events(result.actions, bound)
+        self._missing_events(bound, observed)
+        for port in bound:
+            if port.key not in observed:
+                errors.setdefault(
+                    port.port_id, f"its VF {port.vf_index} of {port.pf} is gone from the host"
+                )
         self._confirm_releases(servers, live, observed, result)
         result.fdb = reconcile_fdb(
             self.kernel, inventory, self.config, desired.get("fdb", []), desired
@@ -368,6 +375,26 @@ class Agent:
             if isinstance(action, Configure) and action.drift
         ]
         del bound
+        self._events(events)
+
+    def _missing_events(
+        self, bound: Sequence[BoundPort], observed: Mapping[VfKey, VFConfig]
+    ) -> None:
+        """Say once that a port's VF is gone from the host (sriov_numvfs changed under it)."""
+        gone = [port for port in bound if port.key not in observed]
+        keys = {("vf_missing", port.port_id) for port in gone}
+        events = [
+            {
+                "kind": "vf_missing",
+                "severity": "error",
+                "port_id": port.port_id,
+                "message": f"VF {port.vf_index} of {port.pf}, bound to port {port.port_id}, is "
+                "gone from the host (its PF's VF count changed?)",
+            }
+            for port in gone
+            if ("vf_missing", port.port_id) not in self.memory.missing
+        ]
+        self.memory.missing = keys
         self._events(events)
 
     def _fdb_events(self, outcome: FdbOutcome) -> None:

@@ -16,6 +16,7 @@ from sriovstack.client import ApiError
 from sriovstack.domain.addresses import MacAddress
 from sriovstack.domain.vfconfig import CLEAN, LinkState, VFConfigChange, VlanTag
 from sriovstack.host.configuring import set_vf_config
+from sriovstack.host.provisioning import set_vf_count
 from sriovstack.simulator.profiles import load_profile
 from sriovstack.store.network_tables import PortRow
 from sriovstack.store.querying import add_rows
@@ -320,4 +321,23 @@ def test_a_macvtap_port_needs_the_vfs_netdev_and_says_so_when_the_host_has_none(
     failed = one.server(server["id"])
     assert failed is not None and failed["status"] == "ERROR"
     assert "no netdev for macvtap" in failed["fault"]["message"]
+    assert host.hypervisor.guests() == []
+
+
+def test_a_vf_that_vanishes_before_its_guest_starts_fails_the_boot_and_is_reported_once(
+    one: Fleet,
+) -> None:
+    host = one.host()
+    port = one.port()
+    server = one.boot("Instance-1", port)
+    set_vf_count(host.kernel, "enp3s0f1", 0, force=True)  # by hand, before the agent ran
+    host.agent.cycle()
+    host.agent.cycle()
+    (event,) = one.events(one.demo, kind="vf_missing")
+    assert event["port_id"] == port
+    assert "gone from the host" in event["message"]
+    assert [d["state"] for d in one.devices()] == ["removed"]
+    failed = one.server(server["id"])
+    assert failed is not None and failed["status"] == "ERROR"
+    assert "is gone from the host" in failed["fault"]["message"]
     assert host.hypervisor.guests() == []
