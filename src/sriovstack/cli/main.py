@@ -9,6 +9,7 @@ from rich.console import Console
 
 from sriovstack import __version__
 from sriovstack.cli import (
+    agent,
     catalog,
     demo,
     fleet,
@@ -48,6 +49,7 @@ app.add_typer(fleet.hypervisor_app, name="hypervisor")
 app.add_typer(fleet.compute_app, name="compute")
 cloud_command(pci.app, "list")(fleet.pci_list)
 app.command("serve")(serving.serve)
+app.command("agent")(agent.agent)
 
 
 @app.callback()
