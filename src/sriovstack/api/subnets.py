@@ -8,14 +8,16 @@ from fastapi import APIRouter, Request, Response
 
 from sriovstack.api.context import Authenticated, Env
 from sriovstack.api.wire import envelope, query_filters
-from sriovstack.services import subnets
+from sriovstack.services import dhcp, subnets
 
 router = APIRouter(prefix="/networking/v2.0", tags=["network"])
 
 
 @router.post("/subnets", status_code=201)
 def create_subnet(env: Env, caller: Authenticated, body: dict[str, Any]) -> dict[str, Any]:
-    return {"subnet": subnets.create_subnet(env, caller, envelope(body, "subnet"))}
+    subnet = subnets.create_subnet(env, caller, envelope(body, "subnet"))
+    dhcp.ensure_dhcp_port(env, caller, subnet)  # what the DHCP agent does next, in Neutron
+    return {"subnet": subnet}
 
 
 @router.get("/subnets")

@@ -40,6 +40,9 @@ class Settings:
     # How many hosts the SQL pre-filter hands to the filters and weighers for one boot.
     scheduler_candidates: int = 10
     scheduler_attempts: int = 5  # candidate pages that fail the filters, and rounds lost to races
+    # The host whose DHCP servers serve every network (DevStack's q-dhcp host); None: no DHCP
+    # ports are made, as in Neutron without a DHCP agent.
+    dhcp_host: str | None = None
 
     def physnet_known(self, physnet: str) -> bool:
         return physnet in self.network_vlan_ranges.physnets or physnet in self.flat_physnets()
@@ -76,6 +79,7 @@ _FIELDS = (
     "aliases",
     "region",
     "scheduler_candidates",
+    "dhcp_host",
 )
 
 
