@@ -21,6 +21,7 @@ from sriovstack.cli import (
     servers,
     serving,
     sim,
+    up,
 )
 from sriovstack.cli.cloud import cloud_command
 from sriovstack.cli.errors import api_exit_code, exit_code, one_line, os_error_line, usage_line
@@ -50,6 +51,7 @@ app.add_typer(fleet.compute_app, name="compute")
 cloud_command(pci.app, "list")(fleet.pci_list)
 app.command("serve")(serving.serve)
 app.command("agent")(agent.agent)
+app.command("up")(up.up)
 
 
 @app.callback()

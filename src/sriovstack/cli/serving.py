@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import os
-import secrets
 import shlex
 import signal
 import threading
-from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,15 +15,16 @@ from rich.console import Console
 
 from sriovstack.api.app import create_app
 from sriovstack.api.serving import RunningServer, start_in_thread
-from sriovstack.domain.errors import InvalidInput, SriovstackError, Unauthenticated
-from sriovstack.services import flavors, identity, images
+from sriovstack.domain.errors import InvalidInput, SriovstackError
+from sriovstack.launch.controlplane import (
+    PASSWORD_VARIABLES,
+    bootstrap_cloud,
+    choose_passwords,
+    reachable_url,
+)
 from sriovstack.services.environment import Environment
 from sriovstack.services.settings import load_settings
 from sriovstack.store.database import Database
-
-PASSWORD_VARIABLES = {"admin": "SRIOVSTACK_ADMIN_PASSWORD", "demo": "SRIOVSTACK_DEMO_PASSWORD"}
-MIN_PASSWORD = 8  # what the identity service accepts
-_ANY_ADDRESS = ("0.0.0.0", "::", "")
 
 
 class ServeFailed(SriovstackError):
@@ -64,21 +63,11 @@ def serve(
     settings = load_settings(os.environ, config)
     if database_url:
         settings = replace(settings, database_url=database_url)
-    passwords, generated = _passwords(os.environ)
+    passwords, generated = choose_passwords(os.environ)
     database = Database.open(settings.database_url)
     try:
         env = Environment(database, settings)
-        created = identity.ensure_bootstrap(
-            env, admin_password=passwords["admin"], demo_password=passwords["demo"]
-        )
-        # A database served before keeps the passwords it was first given.
-        known = (
-            passwords
-            if created
-            else {user: pw for user, pw in passwords.items() if _logs_in(env, user, pw)}
-        )
-        flavors.ensure_default_flavors(env)
-        images.ensure_default_images(env)
+        _, known = bootstrap_cloud(env, passwords)
         try:
             running = start_in_thread(create_app(env), host=host, port=port)
         except RuntimeError as exc:
@@ -93,28 +82,6 @@ def serve(
     finally:
         database.close()
     ctx.obj["err"].print("sriovstack: API server stopped", highlight=False)
-
-
-def _passwords(environ: Mapping[str, str]) -> tuple[dict[str, str], set[str]]:
-    passwords, generated = {}, set()
-    for user, variable in PASSWORD_VARIABLES.items():
-        given = environ.get(variable)
-        if given is None or given == "":
-            passwords[user] = secrets.token_urlsafe(18)
-            generated.add(user)
-        elif len(given) < MIN_PASSWORD:
-            raise InvalidInput(variable, f"must be at least {MIN_PASSWORD} characters")
-        else:
-            passwords[user] = given
-    return passwords, generated
-
-
-def _logs_in(env: Environment, user: str, password: str) -> bool:
-    try:
-        identity.issue_token(env, user_name=user, password=password, project_name="demo")
-    except Unauthenticated:
-        return False
-    return True
 
 
 def _announce(
@@ -147,13 +114,7 @@ def _announce(
 
 
 def _reachable(running: RunningServer) -> str:
-    host = running.server.config.host
-    port = running.server.config.port
-    if host in _ANY_ADDRESS:
-        host = "127.0.0.1"
-    if ":" in host:
-        host = f"[{host}]"
-    return f"http://{host}:{port}"
+    return reachable_url(running.server.config.host, running.server.config.port)
 
 
 def environment_block(url: str, admin_password: str | None) -> list[str]:

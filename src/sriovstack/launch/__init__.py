@@ -1,0 +1,1 @@
+"""Composition roots under the CLI: the machine an agent runs on, and the cloud `up` runs."""
