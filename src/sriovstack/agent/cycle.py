@@ -34,7 +34,14 @@ from sriovstack.domain.reconciling import (
     plan_vfs,
     wanted_config,
 )
-from sriovstack.domain.reporting import HostFacts, HostReport, offered_devices, report_to_wire
+from sriovstack.domain.reporting import (
+    AgentConfiguration,
+    HostFacts,
+    HostReport,
+    agent_configuration,
+    offered_devices,
+    report_to_wire,
+)
 from sriovstack.domain.vfconfig import CLEAN, VFConfig
 from sriovstack.host.configuring import set_vf_config
 from sriovstack.host.inventory import read_inventory
@@ -169,7 +176,8 @@ class Agent:
     def _report(self, inventory: HostInventory) -> HostReport:
         agent = self.config.agent if self.config.agent.device_mappings.physnets else None
         pfs = offered_devices(inventory, self.config.device_specs, agent)
-        return HostReport(self.host, self.facts, pfs)
+        configuration = AgentConfiguration.of(agent_configuration(self.config))
+        return HostReport(self.host, self.facts, pfs, configuration)
 
     def _apply(self, actions: Sequence[Action]) -> dict[str, str]:
         """Apply each action; a failure is recorded for its port, and the others go on."""

@@ -1,22 +1,57 @@
-"""What an agent reports of its host: facts (CPUs, memory, NUMA, zone) and the devices its
-device specs offer, with the pool tags they carry; and how that report reads from the wire."""
+"""What an agent reports of its host: facts, offered devices with their NIC capabilities, and
+its Neutron-style configuration; and how that report reads from the wire."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sriovstack.domain.addresses import PciAddress
+from sriovstack.domain.catalogue import load_catalogue
 from sriovstack.domain.devspec import DeviceSpecList, DevType, TagValue
-from sriovstack.domain.errors import InvalidInput
+from sriovstack.domain.errors import InvalidInput, NotFound
+from sriovstack.domain.hostconfig import HostConfig
 from sriovstack.domain.inventory import HostInventory
-from sriovstack.domain.mappings import SriovAgentConfig
+from sriovstack.domain.mappings import DeviceMappings, SriovAgentConfig
 from sriovstack.domain.pools import UNPOOLED_TAGS, select_devices
 
 MAX_CPUS = 4096
 MAX_MEMORY_MIB = 64 * 1024 * 1024  # 64 TiB
 HOST_NAME_LENGTH = 255
+
+CapabilityValue = str | int | bool
+"""A NIC capability: a name, a count or a yes/no."""
+
+NIC_FACTS = (
+    "link_speed_mbps",
+    "mac_filters",
+    "mac_filters_shared",
+    "vlan_filters",
+    "vlan_filters_shared",
+    "vf_mac_limit",
+    "vf_vlan_limit",
+    "reports_spoofchk",
+    "reports_trust",
+    "supports_8021ad",
+    "supports_min_rate",
+)
+"""The NIC catalogue's fields a PF's capabilities carry, under the same names (nics.toml says
+what each means): filter table sizes per port and whether PF and VFs share them, per-VF caps
+(0: none), what the driver reports and what it supports."""
+
+CAPABILITY_KEYS = ("model", "model_name", *NIC_FACTS)
+"""What a PF's ``capabilities`` hold: ``model`` is its catalogue key (x540), ``model_name`` its
+name (Intel X540), then NIC_FACTS. Only static facts: usage counts would change the report, and
+an agent re-sends its report whenever it differs."""
+
+MAX_CAPABILITIES = 64
+MAX_CAPABILITY_KEY = 64
+MAX_CAPABILITY_TEXT = 255
+MAX_CAPABILITY_NUMBER = 2**31 - 1
+MAX_CONFIGURATION_BYTES = 16 * 1024  # a few hundred PFs' mappings and exclusions
+MAX_CONFIGURATION_DEPTH = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,15 +95,83 @@ class ReportedPF:
     tags: tuple[tuple[str, TagValue], ...] = ()  # the spec's other pool tags (trusted, ...)
     offered_whole: bool = False
     vfs: tuple[ReportedVF, ...] = ()
+    capabilities: tuple[tuple[str, CapabilityValue], ...] = ()  # CAPABILITY_KEYS, sorted
+
+
+@dataclass(frozen=True, slots=True)
+class AgentConfiguration:
+    """An agent's configuration as Neutron's agents show it ("configurations"): a JSON object.
+
+    Kept as canonical JSON text (sorted keys) so that reports compare and hash by value: the
+    agent re-sends its report only when it differs from the last one.
+    """
+
+    text: str = "{}"  # canonical: build it with ``of``
+
+    @classmethod
+    def of(cls, data: Any, where: str = "configuration") -> AgentConfiguration:
+        """The configuration ``data``; InvalidInput when it is no JSON object or too large."""
+        _json_value(_mapping(data, where), where, MAX_CONFIGURATION_DEPTH)
+        try:
+            text = json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
+        except ValueError:
+            raise InvalidInput(where, "must not hold NaN or infinite numbers") from None
+        if len(text.encode()) > MAX_CONFIGURATION_BYTES:
+            raise InvalidInput(where, f"must be at most {MAX_CONFIGURATION_BYTES} bytes of JSON")
+        return cls(text)
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads(self.text)
+        return data
 
 
 @dataclass(frozen=True, slots=True)
 class HostReport:
-    """One agent report: the host's facts and its offered devices."""
+    """One agent report: the host's facts, its offered devices and its agent's configuration."""
 
     host: str
     facts: HostFacts
     pfs: tuple[ReportedPF, ...]
+    configuration: AgentConfiguration = AgentConfiguration()
+
+
+def nic_capabilities(model: str | None) -> tuple[tuple[str, CapabilityValue], ...]:
+    """The catalogue's facts of NIC ``model`` (a catalogue key) by CAPABILITY_KEYS, sorted by
+    key; none for a NIC the catalogue does not know."""
+    if model is None:
+        return ()
+    try:
+        nic = load_catalogue().get(model)
+    except NotFound:
+        return ()
+    facts: dict[str, CapabilityValue] = {
+        "model": nic.key,
+        "model_name": nic.name,
+        **{key: getattr(nic, key) for key in NIC_FACTS},
+    }
+    return tuple(sorted(facts.items()))
+
+
+def agent_configuration(config: HostConfig) -> dict[str, Any]:
+    """The agent's Neutron settings as its agent record shows them: physnet mappings, excluded
+    VFs by PF, FDB-shared PFs, and the agent extensions they turn on (``fdb``).
+
+    A report carries it as ``AgentConfiguration.of(agent_configuration(config))``.
+    """
+    excluded = {
+        device: sorted(str(address) for address in vfs)
+        for device, vfs in config.agent.exclude_devices.entries
+    }
+    return {
+        "device_mappings": _mappings(config.agent.device_mappings),
+        "exclude_devices": excluded,
+        "fdb_mappings": _mappings(config.fdb_mappings),
+        "extensions": ["fdb"] if config.fdb_mappings.entries else [],
+    }
+
+
+def _mappings(mappings: DeviceMappings) -> dict[str, list[str]]:
+    return {physnet: list(devices) for physnet, devices in mappings.entries}
 
 
 def offered_devices(
@@ -117,6 +220,7 @@ def offered_devices(
                 vfs=tuple(
                     ReportedVF(vf.index, vf.address) for vf in pf.vfs if vf.address in chosen
                 ),
+                capabilities=nic_capabilities(pf.model),
             )
         )
     return tuple(reported)
@@ -148,9 +252,11 @@ def report_to_wire(report: HostReport) -> dict[str, Any]:
                 "tags": dict(pf.tags),
                 "offered_whole": pf.offered_whole,
                 "vfs": [{"index": vf.index, "address": str(vf.address)} for vf in pf.vfs],
+                "capabilities": dict(pf.capabilities),
             }
             for pf in report.pfs
         ],
+        "configuration": report.configuration.to_dict(),
     }
 
 
@@ -166,7 +272,9 @@ def report_from_wire(host: str, data: Mapping[str, Any]) -> HostReport:
     addresses = [pf.address for pf in reported]
     if len(set(addresses)) != len(addresses):
         raise InvalidInput("pfs", "lists a PF address twice")
-    return HostReport(host, _facts(facts), reported)
+    # Absent from agents older than the configuration: they report none.
+    configuration = AgentConfiguration.of(data.get("configuration", {}))
+    return HostReport(host, _facts(facts), reported, configuration)
 
 
 def _facts(data: Mapping[str, Any]) -> HostFacts:
@@ -229,7 +337,47 @@ def _pf(data: Any, where: str) -> ReportedPF:
         tags=tuple(sorted((str(k), _tag(v, f"{where}.tags.{k}")) for k, v in tags.items())),
         offered_whole=bool(item.get("offered_whole", False)),
         vfs=tuple(parsed_vfs),
+        capabilities=_capabilities(item.get("capabilities", {}), f"{where}.capabilities"),
     )
+
+
+def _capabilities(data: Any, where: str) -> tuple[tuple[str, CapabilityValue], ...]:
+    items = _mapping(data, where)
+    if len(items) > MAX_CAPABILITIES:
+        raise InvalidInput(where, f"must hold at most {MAX_CAPABILITIES} capabilities", len(items))
+    parsed: list[tuple[str, CapabilityValue]] = []
+    for key, value in items.items():
+        if not isinstance(key, str) or not 0 < len(key) <= MAX_CAPABILITY_KEY:
+            raise InvalidInput(where, f"keys must be 1-{MAX_CAPABILITY_KEY} characters", key)
+        parsed.append((key, _capability(value, f"{where}.{key}")))
+    return tuple(sorted(parsed))
+
+
+def _capability(value: Any, where: str) -> CapabilityValue:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return _int(value, where, 0, MAX_CAPABILITY_NUMBER)
+    if isinstance(value, str) and len(value) <= MAX_CAPABILITY_TEXT:
+        return value
+    rule = f"must be text of up to {MAX_CAPABILITY_TEXT} characters, a whole number or true/false"
+    raise InvalidInput(where, rule, value)
+
+
+def _json_value(value: Any, where: str, depth: int) -> None:
+    """Refuse what JSON cannot hold, and nesting deeper than ``depth``."""
+    if depth < 0:
+        raise InvalidInput(where, f"must nest at most {MAX_CONFIGURATION_DEPTH} levels deep")
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise InvalidInput(where, "must have string keys", key)
+            _json_value(item, f"{where}.{key}", depth - 1)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _json_value(item, f"{where}[{i}]", depth - 1)
+    elif value is not None and not isinstance(value, str | int | float):
+        raise InvalidInput(where, "must be a JSON value", repr(value))
 
 
 def _mapping(value: Any, where: str) -> Mapping[str, Any]:

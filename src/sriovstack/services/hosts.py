@@ -68,6 +68,9 @@ def apply_report(session: Session, row: HostRow, report: HostReport, *, now: dat
     if row.availability_zone == "nova":
         # An operator's zone (set through the API) wins over the agent's configured one.
         row.availability_zone = facts.availability_zone
+    configuration = report.configuration.to_dict()
+    if row.agent_configuration != configuration:  # an unchanged report writes nothing
+        row.agent_configuration = configuration
     upsert_pfs(
         session,
         row.name,
@@ -76,6 +79,7 @@ def apply_report(session: Session, row: HostRow, report: HostReport, *, now: dat
         physnets={pf.address: pf.physnet for pf in report.pfs},
         tags={pf.address: dict(pf.tags) for pf in report.pfs},
         offered_whole=frozenset(pf.address for pf in report.pfs if pf.offered_whole),
+        capabilities={pf.address: dict(pf.capabilities) for pf in report.pfs},
     )
     recount_pools(session, row)
 
@@ -154,7 +158,8 @@ def alive(row: HostRow, env: Environment) -> bool:
 
 
 def host_view(row: HostRow, env: Environment) -> dict[str, Any]:
-    """A host as the native API shows it."""
+    """A host as the native API shows it, with its PFs' NIC capabilities and its agent's
+    configuration as the agent last reported them."""
     vfs = [vf for pf in row.pfs for vf in pf.vfs]
     return {
         "name": row.name,
@@ -175,6 +180,20 @@ def host_view(row: HostRow, env: Environment) -> dict[str, Any]:
         "vfs_by_state": {
             state.value: sum(1 for vf in vfs if vf.state is state) for state in VFState
         },
+        "physical_functions": [
+            {
+                "address": pf.address,
+                "netdev": pf.netdev,
+                "vendor_id": f"{pf.vendor_id:04x}",
+                "product_id": f"{pf.device_id:04x}",
+                "physical_network": pf.physnet,
+                "numa_node": pf.numa_node,
+                "total_vfs": pf.total_vfs,
+                "capabilities": dict(pf.capabilities),
+            }
+            for pf in sorted(row.pfs, key=lambda p: p.address)
+        ],
+        "agent_configuration": dict(row.agent_configuration),
     }
 
 
@@ -265,10 +284,18 @@ def list_agents(
 
 
 def agent_view(row: HostRow, env: Environment) -> dict[str, Any]:
-    mappings: dict[str, list[str]] = {}
-    for pf in sorted(row.pfs, key=lambda p: p.address):
-        if pf.physnet and pf.netdev:
-            mappings.setdefault(pf.physnet, []).append(pf.netdev)
+    """The host's agent as Neutron shows an SR-IOV NIC agent; ``configurations`` holds what the
+    agent reported of its configuration (mappings, exclusions, extensions)."""
+    configurations = dict(row.agent_configuration)
+    if not configurations.get("device_mappings"):
+        # An agent offering by device specs alone (or one that sent no configuration): the
+        # physnets its reported PFs carry are the mappings ports are bound by.
+        mappings: dict[str, list[str]] = {}
+        for pf in sorted(row.pfs, key=lambda p: p.address):
+            if pf.physnet and pf.netdev:
+                mappings.setdefault(pf.physnet, []).append(pf.netdev)
+        configurations["device_mappings"] = mappings
+    configurations["devices"] = row.free_devices
     return {
         "id": row.uuid,
         "agent_type": "NIC Switch agent",
@@ -282,5 +309,5 @@ def agent_view(row: HostRow, env: Environment) -> dict[str, Any]:
         "started_at": _stamp(row.last_heartbeat),
         "created_at": _stamp(row.last_heartbeat),
         "description": row.disabled_reason,
-        "configurations": {"device_mappings": mappings, "devices": row.free_devices},
+        "configurations": configurations,
     }

@@ -102,6 +102,7 @@ def _host(report: HostReport, now: datetime, uuid: str) -> dict[str, Any]:
         "hypervisor_type": facts.hypervisor_type,
         "host_ip": facts.host_ip,
         "last_heartbeat": now,
+        "agent_configuration": report.configuration.to_dict(),
     }
 
 
@@ -119,4 +120,5 @@ def _pf(host_id: int, pf: Any) -> dict[str, Any]:
         "version": 1,
         "tags": {k: None if v is None else str(v) for k, v in sorted(pf.tags)},
         "offered_whole": pf.offered_whole,
+        "capabilities": dict(pf.capabilities),
     }

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 from sriovstack.domain.addresses import PciAddress
 from sriovstack.domain.devspec import TagValue
 from sriovstack.domain.inventory import HostInventory
+from sriovstack.domain.reporting import CapabilityValue, nic_capabilities
 from sriovstack.store.tables import (
     FREE_STATES,
     HELD_STATES,
@@ -96,8 +97,12 @@ def upsert_inventory(
 
     ``physnets`` names the physical network of each PF by its PCI address (from the device
     spec or device mappings); a PF not in it has none. The host row is made on first report.
+    Each PF's capabilities come from the NIC catalogue, as an agent's report carries them.
     """
-    return upsert_pfs(session, host, inventory.pfs, now=now, physnets=physnets)[1]
+    capabilities = {pf.address: dict(nic_capabilities(pf.model)) for pf in inventory.pfs}
+    return upsert_pfs(
+        session, host, inventory.pfs, now=now, physnets=physnets, capabilities=capabilities
+    )[1]
 
 
 def upsert_pfs(
@@ -109,16 +114,22 @@ def upsert_pfs(
     physnets: Mapping[PciAddress, str | None] | None = None,
     tags: Mapping[PciAddress, Mapping[str, TagValue]] | None = None,
     offered_whole: frozenset[PciAddress] = frozenset(),
+    capabilities: Mapping[PciAddress, Mapping[str, CapabilityValue]] | None = None,
 ) -> tuple[HostRow, InventoryChanges]:
-    """``upsert_inventory`` for PFs of any source, with each PF's pool tags and whether the PF
-    itself is offered (type-PF); the host row comes back for the caller's further updates."""
+    """``upsert_inventory`` for PFs of any source, with each PF's pool tags, whether the PF
+    itself is offered (type-PF) and its NIC capabilities; the host row comes back for the
+    caller's further updates."""
     host_row = _host_row(session, host)
     host_row.last_heartbeat = now
     changes = _Changes()
     stored = {row.address: row for row in host_row.pfs}
     for pf in pfs:
         physnet = (physnets or {}).get(pf.address)
-        extra = _pf_extra((tags or {}).get(pf.address, {}), pf.address in offered_whole)
+        extra = _pf_extra(
+            (tags or {}).get(pf.address, {}),
+            pf.address in offered_whole,
+            (capabilities or {}).get(pf.address, {}),
+        )
         row = stored.pop(str(pf.address), None)
         if row is None:
             host_row.pfs.append(_new_pf(pf, physnet, extra, changes))
@@ -147,10 +158,15 @@ def _host_row(session: Session, name: str) -> HostRow:
     return row
 
 
-def _pf_extra(tags: Mapping[str, TagValue], offered_whole: bool) -> dict[str, object]:
+def _pf_extra(
+    tags: Mapping[str, TagValue],
+    offered_whole: bool,
+    capabilities: Mapping[str, CapabilityValue],
+) -> dict[str, object]:
     return {
         "tags": {k: None if v is None else str(v) for k, v in sorted(tags.items())},
         "offered_whole": offered_whole,
+        "capabilities": dict(sorted(capabilities.items())),
     }
 
 

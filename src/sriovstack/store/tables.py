@@ -122,6 +122,10 @@ class HostRow(Schema):
     free_devices: Mapped[int] = mapped_column(default=0, server_default="0")  # offered, free
     # Bumped by every change to what the host's agent must do; agents long-poll on it.
     desired_revision: Mapped[int] = mapped_column(default=0, server_default="0")
+    # The agent's Neutron settings as its last report gave them (Neutron's "configurations").
+    agent_configuration: Mapped[dict[str, Any]] = mapped_column(
+        JSON, default=dict, server_default="{}"
+    )
 
     pfs: Mapped[list[PhysicalFunctionRow]] = relationship(
         back_populates="host", cascade="all, delete-orphan"
@@ -167,6 +171,10 @@ class PhysicalFunctionRow(Schema):
         server_default="available",
     )
     claimed_by: Mapped[str | None] = mapped_column(String(64))
+    # The NIC's static facts from the catalogue (filter table sizes, driver support), as reported.
+    capabilities: Mapped[dict[str, str | int | bool]] = mapped_column(
+        JSON, default=dict, server_default="{}"
+    )
 
     host: Mapped[HostRow] = relationship(back_populates="pfs")
     vfs: Mapped[list[VirtualFunctionRow]] = relationship(

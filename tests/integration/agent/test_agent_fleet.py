@@ -341,3 +341,15 @@ def test_a_vf_that_vanishes_before_its_guest_starts_fails_the_boot_and_is_report
     assert failed is not None and failed["status"] == "ERROR"
     assert "is gone from the host" in failed["fault"]["message"]
     assert host.hypervisor.guests() == []
+
+
+def test_the_agent_reports_nic_capabilities_and_its_configuration(one: Fleet) -> None:
+    host = one.admin.get("/v1/hosts/sriov-1")["host"]
+    pf = next(p for p in host["physical_functions"] if p["netdev"] == "enp3s0f1")
+    assert (pf["capabilities"]["model"], pf["capabilities"]["mac_filters"]) == ("x540", 128)
+    configuration = host["agent_configuration"]
+    assert configuration["device_mappings"] == {"physnet1": ["enp3s0f1"]}
+    assert configuration["fdb_mappings"] == {"physnet1": ["enp3s0f1"]}
+    agents = one.admin.get("/networking/v2.0/agents", host="sriov-1")["agents"]
+    sriov = next(a for a in agents if a["agent_type"] == "NIC Switch agent")
+    assert sriov["configurations"]["device_mappings"] == {"physnet1": ["enp3s0f1"]}

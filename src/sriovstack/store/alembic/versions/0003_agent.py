@@ -1,4 +1,5 @@
-"""What agents need: a desired-state revision per host, ports being detached, and events.
+"""What agents need: a desired-state revision per host, ports being detached, and events; what
+they report beyond devices: each PF's NIC capabilities and the agent's configuration.
 
 Revision ID: 0003
 Revises: 0002
@@ -21,6 +22,11 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("desired_revision", sa.Integer(), server_default="0", nullable=False)
         )
+        batch.add_column(
+            sa.Column("agent_configuration", sa.JSON(), server_default="{}", nullable=False)
+        )
+    with op.batch_alter_table("physical_functions") as batch:
+        batch.add_column(sa.Column("capabilities", sa.JSON(), server_default="{}", nullable=False))
     with op.batch_alter_table("ports") as batch:
         batch.add_column(
             sa.Column("detaching", sa.Boolean(), server_default=sa.false(), nullable=False)
@@ -49,5 +55,8 @@ def downgrade() -> None:
     op.drop_table("events")
     with op.batch_alter_table("ports") as batch:
         batch.drop_column("detaching")
+    with op.batch_alter_table("physical_functions") as batch:
+        batch.drop_column("capabilities")
     with op.batch_alter_table("hosts") as batch:
+        batch.drop_column("agent_configuration")
         batch.drop_column("desired_revision")
