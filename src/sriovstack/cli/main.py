@@ -16,6 +16,7 @@ from sriovstack.cli import (
     host,
     networks,
     pci,
+    ping,
     ports,
     security,
     servers,
@@ -52,6 +53,9 @@ cloud_command(pci.app, "list")(fleet.pci_list)
 app.command("serve")(serving.serve)
 app.command("agent")(agent.agent)
 app.command("up")(up.up)
+cloud_command(app, "ping")(ping.ping)
+cloud_command(app, "trace")(ping.trace)
+cloud_command(app, "lease")(ping.lease)
 
 
 @app.callback()
