@@ -76,4 +76,4 @@ def test_demo_json(script: str, env: dict[str, str]) -> None:
     result = run(script, env, "demo", "--json")
 
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["passed"] == 9
+    assert json.loads(result.stdout)["passed"] == 7

@@ -60,7 +60,11 @@ cloud_command(app, "lease")(ping.lease)
 
 @app.callback()
 def _root(ctx: typer.Context) -> None:
-    ctx.obj = {"out": Console(highlight=False), "err": Console(stderr=True, highlight=False)}
+    # No emoji codes: a MAC such as fa:16:3e:cd:... must not print a CD in a table.
+    ctx.obj = {
+        "out": Console(highlight=False, emoji=False),
+        "err": Console(stderr=True, highlight=False, emoji=False),
+    }
 
 
 @app.command("version")
