@@ -1,4 +1,4 @@
-"""Nova v2.1 hypervisors with their PCI inventory, and availability zones."""
+"""Nova v2.1 hypervisors with their PCI inventory, availability zones and (no) aggregates."""
 
 from __future__ import annotations
 
@@ -78,3 +78,11 @@ def list_availability_zones_in_detail(
     echo_headers(response, version)
     zones = hypervisors.list_availability_zones(env, caller, detail=True)
     return {"availabilityZoneInfo": zones}
+
+
+@router.get("/os-aggregates")
+def list_aggregates(
+    env: Env, caller: Authenticated, version: Microversion, response: Response
+) -> dict[str, Any]:
+    echo_headers(response, version)
+    return {"aggregates": hypervisors.list_aggregates(env, caller)}

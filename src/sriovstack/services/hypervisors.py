@@ -108,6 +108,13 @@ def hypervisor_statistics(env: Environment, caller: Caller, *, minor: int) -> di
     return {"count": len(rows), **totals}
 
 
+def list_aggregates(env: Environment, caller: Caller) -> list[dict[str, Any]]:
+    """Nova's host aggregates (admins only): sriovstack groups hosts by availability zone alone,
+    so there are none. ``openstack hypervisor show`` reads them to name a host's aggregates."""
+    caller.require_admin("listing aggregates")
+    return []
+
+
 def list_availability_zones(
     env: Environment, caller: Caller, *, detail: bool
 ) -> list[dict[str, Any]]:

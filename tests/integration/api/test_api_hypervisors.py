@@ -211,3 +211,12 @@ def test_zones_come_from_the_hosts_and_nova_is_always_there(cloud: Cloud) -> Non
     cloud.clock.advance(61)
     zones = {z["zoneName"]: z for z in demo.get(ZONES)["availabilityZoneInfo"]}
     assert zones["nova"]["zoneState"] == {"available": False}
+
+
+def test_there_are_no_aggregates_and_only_admins_may_list_them(cloud: Cloud) -> None:
+    """``openstack hypervisor show`` lists the aggregates to name the host's."""
+    aggregates = "/compute/v2.1/os-aggregates"
+    assert get(cloud.client("admin"), aggregates, "2.88") == {"aggregates": []}
+    error = refused(cloud.client("demo"), aggregates)
+    assert error.status == 403
+    assert error.body["forbidden"]["code"] == 403

@@ -1,0 +1,333 @@
+"""The official ``openstack`` CLI (python-openstackclient) against a live ``sriovstack up`` on
+loopback: the talk's provider network, subnet, direct ports, keypair, security group rules and
+Instance-1, then the listings, a hotplug and a name that is not there.
+
+The CLI runs as a subprocess, from the console script beside this Python: importing osc-lib
+raises a DeprecationWarning, which this suite turns into an error."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.e2e.test_cli_up import Upped, _pump
+
+IMAGE = "Fedora-Cloud-Base-23-20151030.x86_64"
+VFS = 7  # the talk's `echo 7 > .../sriov_numvfs`
+COMMAND_TIMEOUT = 180.0  # seconds for one CLI command; --wait polls every 5 s
+PATIENCE = 90.0
+# Any RSA public key will do; a fixed one spares the test ssh-keygen.
+PUBLIC_KEY = (
+    "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQCoKz2Vz5yieNY+Fx4gLAw74vj7aeh3MYJRx9RdgQB8XwCkSRQ34p03"
+    "Fhtfr8GdKurX1RUKOT4V/kzriWlyRn+XQ8vBUYm68rtkxIxi2cg/52+ZAcyVrFRndsfZrnZOdpwt1kBH7T1QbLw30fwX"
+    "yEfKQbofzkbOoT7/JGGy8SkAcF/L6LIQE0aDsLeeYdzoXxikk3/lB11/8qah8V3bzOmARCfxh0cZFmOiV8idbLcJXyF7"
+    "N7O2ppRT9utCILCLcst1XT9YQfReVIj/T4LQtj0sHnwGIF0kHPafAf3FbEaGABv19KULtnf8zj3TuZ4uuA69hk7EBRJm"
+    "ZzfNUMVhZPIx stack@talk"
+)
+
+
+@dataclass(frozen=True)
+class Run:
+    """One ``openstack`` command's exit code and what it printed."""
+
+    args: tuple[str, ...]
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+
+class OpenStack:
+    """``openstack ARGS...`` with the OS_* variables of ``. openrc admin demo``."""
+
+    def __init__(self, script: str, env: dict[str, str]) -> None:
+        self._script = script
+        self._env = env
+
+    def __call__(self, command: str, *args: str) -> Run:
+        """``command`` is the command's words in one string: ``"server create"``."""
+        words = (*command.split(), *args)
+        done = subprocess.run(
+            [self._script, *words],
+            env=self._env,
+            capture_output=True,
+            text=True,
+            timeout=COMMAND_TIMEOUT,
+            check=False,
+        )
+        return Run(words, done.returncode, done.stdout, done.stderr)
+
+    def ok(self, command: str, *args: str) -> Run:
+        run = self(command, *args)
+        assert run.code == 0, f"openstack {' '.join(run.args)} -> {run.code}:\n{run.err}"
+        return run
+
+    def json(self, command: str, *args: str) -> Any:
+        return self.ok(command, *args, "-f", "json").json()
+
+
+@dataclass(frozen=True)
+class Talk:
+    """What the talk's commands printed, run once for the module."""
+
+    openstack: OpenStack
+    network: dict[str, Any]
+    subnet: dict[str, Any]
+    ports: list[dict[str, Any]]
+    keypair: dict[str, Any]
+    ssh_rule: dict[str, Any]
+    icmp_rule: dict[str, Any]
+    server: dict[str, Any]
+
+
+def _openrc_exports(openrc: Path) -> dict[str, str]:
+    """The plain ``export OS_X=value`` lines of up's openrc."""
+    found = re.findall(r"^export (OS_[A-Z_]+)=(\S+)$", openrc.read_text(), re.MULTILINE)
+    return dict(found)
+
+
+@pytest.fixture(scope="module")
+def openstack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenStack]:
+    """``sriovstack up`` on a free port, and the CLI logged in as admin in project demo."""
+    bin_dir = os.path.dirname(sys.executable)
+    up_script = shutil.which("sriovstack", path=bin_dir)
+    osc_script = shutil.which("openstack", path=bin_dir)
+    assert up_script, "the sriovstack console script is not installed beside this Python"
+    assert osc_script, "python-openstackclient is not installed (the dev extra has it)"
+    tmp = tmp_path_factory.mktemp("osc")
+    # A person's SRIOVSTACK_*/OS_* settings would change the cloud or the login; PYTHONWARNINGS
+    # would make the CLI's own deprecation warnings fatal.
+    keep = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SRIOVSTACK_", "OS_")) and k != "PYTHONWARNINGS"
+    }
+    # HOME: no clouds.yaml or cache of the person's.
+    base = keep | {"NO_COLOR": "1", "COLUMNS": "200", "HOME": str(tmp / "home")}
+    process = subprocess.Popen(
+        [up_script, "up", "--state-dir", str(tmp / "up"), "--port", "0", "--json"],
+        env=base,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    upped = Upped(process)
+    assert process.stdout is not None and process.stderr is not None
+    for stream, tag in ((process.stdout, "out"), (process.stderr, "err")):
+        pump = threading.Thread(target=_pump, args=(stream, upped.lines, tag), daemon=True)
+        pump.start()
+        upped.pumps.append(pump)
+    try:
+        facts = upped.facts()
+        exported = _openrc_exports(Path(facts["openrc"]))
+        assert exported["OS_AUTH_URL"] == facts["auth_url"]
+        env = base | {
+            "OS_AUTH_URL": facts["auth_url"],
+            "OS_AUTH_TYPE": "password",
+            "OS_USERNAME": "admin",
+            "OS_PASSWORD": facts["users"]["admin"]["password"],
+            "OS_PROJECT_NAME": "demo",
+            "OS_USER_DOMAIN_ID": "default",
+            "OS_PROJECT_DOMAIN_ID": "default",
+            "OS_IDENTITY_API_VERSION": "3",
+            "OS_REGION_NAME": exported["OS_REGION_NAME"],
+        }
+        yield OpenStack(osc_script, env)
+    finally:
+        if process.poll() is None:
+            upped.stop()
+        for stream in (process.stdout, process.stderr):
+            stream.close()
+
+
+@pytest.fixture(scope="module")
+def talk(openstack: OpenStack, tmp_path_factory: pytest.TempPathFactory) -> Talk:
+    """The talk's commands, in the talk's order, each printing JSON."""
+    network = openstack.json(
+        "network create",
+        *("--provider-network-type", "vlan", "--provider-physical-network", "physnet1"),
+        *("--provider-segment", "2010", "physnet1"),
+    )
+    subnet = openstack.json(
+        "subnet create", "--network", "physnet1", "--subnet-range", "10.0.0.0/24", "provider_net"
+    )
+    ports = [
+        openstack.json(
+            "port create", "--network", "physnet1", "--vnic-type", "direct", f"physnet1-vf{n}"
+        )
+        for n in range(1, VFS + 1)
+    ]
+    key_file = tmp_path_factory.mktemp("keys") / "id_rsa.pub"
+    key_file.write_text(PUBLIC_KEY + "\n")
+    keypair = openstack.json("keypair create", "--public-key", str(key_file), "stack-ssh")
+    ssh_rule = openstack.json(
+        "security group rule create", "--protocol", "tcp", "--dst-port", "22", "default"
+    )
+    icmp_rule = openstack.json("security group rule create", "--protocol", "icmp", "default")
+    server = openstack.json(
+        "server create",
+        *("--flavor", "m1.small", "--image", IMAGE, "--key-name", "stack-ssh"),
+        *("--nic", f"port-id={ports[0]['id']}", "--wait", "Instance-1"),
+    )
+    return Talk(openstack, network, subnet, ports, keypair, ssh_rule, icmp_rule, server)
+
+
+def eventually(check: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + PATIENCE
+    while not check():
+        assert time.monotonic() < deadline, f"not within {PATIENCE:g} s: {what}"
+        time.sleep(0.5)
+
+
+def test_the_provider_network_and_its_subnet(talk: Talk) -> None:
+    network, subnet = talk.network, talk.subnet
+    assert network["name"] == "physnet1"
+    assert network["provider:network_type"] == "vlan"
+    assert network["provider:physical_network"] == "physnet1"
+    assert network["provider:segmentation_id"] == 2010
+    assert (network["status"], network["admin_state_up"]) == ("ACTIVE", True)
+    assert subnet["name"] == "provider_net"
+    assert subnet["network_id"] == network["id"]
+    assert (subnet["cidr"], subnet["ip_version"]) == ("10.0.0.0/24", 4)
+    assert subnet["gateway_ip"] == "10.0.0.1"
+    assert subnet["allocation_pools"] == [{"start": "10.0.0.2", "end": "10.0.0.254"}]
+    assert subnet["enable_dhcp"] is True
+    shown = talk.openstack.json("network show", "physnet1")
+    assert shown["id"] == network["id"]
+    assert shown["subnets"] == [subnet["id"]]
+
+
+def test_seven_direct_ports_are_made_unbound(talk: Talk) -> None:
+    assert [p["name"] for p in talk.ports] == [f"physnet1-vf{n}" for n in range(1, VFS + 1)]
+    addresses = set()
+    for port in talk.ports:
+        assert port["network_id"] == talk.network["id"]
+        assert port["binding_vnic_type"] == "direct"
+        assert port["mac_address"].startswith("fa:16:3e:")
+        (fixed,) = port["fixed_ips"]
+        assert fixed["subnet_id"] == talk.subnet["id"]
+        assert fixed["ip_address"].startswith("10.0.0.")
+        addresses.add(fixed["ip_address"])
+    assert len(addresses) == VFS
+    assert talk.ports[-1]["binding_vif_type"] == "unbound"
+    assert talk.ports[-1]["status"] == "DOWN"
+
+
+def test_the_keypair_and_the_default_groups_rules(talk: Talk) -> None:
+    blob = base64.b64decode(PUBLIC_KEY.split()[1])
+    fingerprint = ":".join(re.findall("..", hashlib.md5(blob).hexdigest()))
+    assert (talk.keypair["name"], talk.keypair["type"]) == ("stack-ssh", "ssh")
+    assert talk.keypair["fingerprint"] == fingerprint
+    listed = talk.openstack.json("keypair list")
+    assert [(k["Name"], k["Fingerprint"]) for k in listed] == [("stack-ssh", fingerprint)]
+
+    (group,) = talk.openstack.json("security group list")
+    assert group["Name"] == "default"
+    ssh, icmp = talk.ssh_rule, talk.icmp_rule
+    for rule in (ssh, icmp):
+        assert rule["security_group_id"] == group["ID"]
+        assert (rule["direction"], rule["ether_type"]) == ("ingress", "IPv4")
+        assert rule["remote_ip_prefix"] == "0.0.0.0/0"
+    assert (ssh["protocol"], ssh["port_range_min"], ssh["port_range_max"]) == ("tcp", 22, 22)
+    assert (icmp["protocol"], icmp["port_range_min"], icmp["port_range_max"]) == (
+        "icmp",
+        None,
+        None,
+    )
+
+
+def test_instance_1_is_active_on_its_direct_port(talk: Talk) -> None:
+    server, port = talk.server, talk.ports[0]
+    address = port["fixed_ips"][0]["ip_address"]
+    assert address == "10.0.0.3"  # the subnet's DHCP port took 10.0.0.2, as in the talk
+    assert (server["name"], server["status"]) == ("Instance-1", "ACTIVE")
+    assert server["addresses"] == {"physnet1": [address]}
+    assert server["key_name"] == "stack-ssh"
+    assert server["flavor"]["original_name"] == "m1.small"
+    assert server["image"].startswith(f"{IMAGE} (")
+    host = server["OS-EXT-SRV-ATTR:host"]
+    assert host in ("sriov-1", "sriov-2")
+
+    (row,) = talk.openstack.json("server list")
+    assert (row["ID"], row["Name"], row["Status"]) == (server["id"], "Instance-1", "ACTIVE")
+    assert row["Networks"] == {"physnet1": [address]}
+    assert (row["Image"], row["Flavor"]) == (IMAGE, "m1.small")
+
+    bound = talk.openstack.json("port show", "physnet1-vf1")
+    assert bound["id"] == port["id"]
+    assert (bound["device_id"], bound["device_owner"]) == (server["id"], "compute:nova")
+    assert (bound["binding_vif_type"], bound["binding_host_id"]) == ("hw_veb", host)
+    assert bound["binding_vif_details"]["vlan"] == "2010"
+    assert bound["binding_profile"]["physical_network"] == "physnet1"
+    assert re.fullmatch(
+        r"[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]", bound["binding_profile"]["pci_slot"]
+    )
+    eventually(
+        lambda: talk.openstack.json("port show", "physnet1-vf1")["status"] == "ACTIVE",
+        "the port goes ACTIVE once the agent has plugged the VF",
+    )
+
+
+def test_a_port_is_hot_plugged_into_instance_1_and_out_again(talk: Talk) -> None:
+    openstack, server = talk.openstack, talk.server
+    spare = talk.ports[1]
+    address = spare["fixed_ips"][0]["ip_address"]
+
+    added = openstack.ok("server add port", "Instance-1", "physnet1-vf2")
+    assert added.out == ""
+    shown = openstack.json("server show", "Instance-1")
+    assert sorted(shown["addresses"]["physnet1"]) == sorted([address, "10.0.0.3"])
+    plugged = openstack.json("port show", "physnet1-vf2")
+    assert (plugged["device_id"], plugged["binding_vif_type"]) == (server["id"], "hw_veb")
+
+    removed = openstack.ok("server remove port", "Instance-1", "physnet1-vf2")
+    assert removed.out == ""
+
+    def unplugged() -> bool:
+        port = openstack.json("port show", "physnet1-vf2")
+        return bool(port["device_id"] == "" and port["binding_vif_type"] == "unbound")
+
+    eventually(unplugged, "physnet1-vf2 unbound after `server remove port`")
+    shown = openstack.json("server show", "Instance-1")
+    assert shown["addresses"] == {"physnet1": ["10.0.0.3"]}
+
+
+def test_hypervisors_images_and_flavors_are_listed(talk: Talk) -> None:
+    openstack = talk.openstack
+    hypervisors = openstack.json("hypervisor list")
+    assert sorted((h["Hypervisor Hostname"], h["State"]) for h in hypervisors) == [
+        ("sriov-1", "up"),
+        ("sriov-2", "up"),
+    ]
+    shown = openstack.json("hypervisor show", "sriov-1")
+    assert (shown["hypervisor_hostname"], shown["aggregates"]) == ("sriov-1", [])
+
+    images = {i["Name"]: i["Status"] for i in openstack.json("image list")}
+    assert images[IMAGE] == "active"
+    assert any(name.startswith("cirros") for name in images)
+
+    flavors = {f["Name"]: f for f in openstack.json("flavor list")}
+    small = flavors["m1.small"]
+    assert (small["RAM"], small["Disk"], small["VCPUs"], small["Is Public"]) == (2048, 20, 1, True)
+    assert {"m1.tiny", "m1.small", "m1.medium"} <= set(flavors)
+
+
+def test_a_server_that_is_not_there(talk: Talk) -> None:
+    missing = talk.openstack("server show", "nope")
+    assert missing.code != 0
+    assert "No Server found for nope" in missing.err
