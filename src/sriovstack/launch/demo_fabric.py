@@ -3,16 +3,15 @@ API knows of networks and ports (fixed IPs, the DHCP port and the host it is bou
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable
-from typing import Any
 
 from sriovstack.agent.binding import DEFAULT_BRIDGE
 from sriovstack.client import Client
 from sriovstack.domain.addresses import MacAddress
-from sriovstack.fabric.model import DhcpServer, FabricHost, Network, PortAddress
+from sriovstack.fabric.model import DhcpServer, FabricHost
 from sriovstack.fabric.tracing import Fabric
 from sriovstack.launch.demo import DemoHost
+from sriovstack.launch.fabricview import fabric_network, first_ip, port_addresses
 from sriovstack.services.dhcp import DHCP_OWNER
 
 NEUTRON = "/networking/v2.0"
@@ -31,26 +30,15 @@ def demo_fabric(hosts: Iterable[DemoHost], admin: Client) -> Fabric:
             FabricHost(host.name, host.kernel, host.hypervisor, {DEFAULT_BRIDGE: host.uplink})
             for host in hosts
         ),
-        networks=tuple(
-            Network(n["id"], n["name"], n.get("provider:segmentation_id")) for n in networks
-        ),
-        ports=tuple(
-            PortAddress(p["id"], p["network_id"], MacAddress.parse(p["mac_address"]), ip)
-            for p in ports
-            if p["device_owner"] != DHCP_OWNER and (ip := _address(p)) is not None
-        ),
+        networks=tuple(fabric_network(n) for n in networks),
+        ports=tuple(port_addresses(p for p in ports if p["device_owner"] != DHCP_OWNER)),
         dhcp_servers=tuple(
             DhcpServer(
                 p["network_id"], MacAddress.parse(p["mac_address"]), ip, host, DEFAULT_BRIDGE
             )
             for p in ports
             if p["device_owner"] == DHCP_OWNER
-            and (ip := _address(p)) is not None
+            and (ip := first_ip(p)) is not None
             and (host := p.get("binding:host_id"))
         ),
     )
-
-
-def _address(port: dict[str, Any]) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    fixed = port.get("fixed_ips") or []
-    return ipaddress.ip_address(fixed[0]["ip_address"]) if fixed else None

@@ -13,11 +13,10 @@ bridge, where the frames of normal ports and DHCP namespaces meet the wire.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
 import shlex
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,8 +24,9 @@ from typing import Any
 from sriovstack.agent.binding import DEFAULT_BRIDGE
 from sriovstack.domain.addresses import MacAddress
 from sriovstack.domain.errors import InvalidInput
-from sriovstack.fabric.model import DhcpServer, FabricHost, Network, PortAddress
+from sriovstack.fabric.model import DhcpServer, FabricHost
 from sriovstack.fabric.tracing import Fabric
+from sriovstack.launch.fabricview import fabric_network, first_ip, port_addresses
 from sriovstack.launch.fleet import Fleet
 from sriovstack.launch.running import choose_fleet
 from sriovstack.launch.statedir import Record, StateDir, read_passwords, read_record
@@ -96,7 +96,7 @@ def build_fabric(
         if state.kernel_file(name).exists()  # a host added to the fleet but not started yet
     )
     known = {host.name: host for host in hosts}
-    seen = tuple(_network(n) for n in networks)
+    seen = tuple(fabric_network(n) for n in networks)
     # A port on a network the caller cannot see has no VLAN the fabric could put it in.
     ours = [p for p in ports if str(p.get("network_id")) in {n.id for n in seen}]
     servers: list[DhcpServer] = []
@@ -111,7 +111,7 @@ def build_fabric(
     fabric = Fabric(
         hosts=hosts,
         networks=seen,
-        ports=tuple(_addresses(p for p in ours if p.get("device_owner") != DHCP_OWNER)),
+        ports=tuple(port_addresses(p for p in ours if p.get("device_owner") != DHCP_OWNER)),
         dhcp_servers=tuple(servers),
     )
     return CloudFabric(fabric, dhcp_ports, tuple(notes))
@@ -243,36 +243,11 @@ def localrc_variables(text: str) -> dict[str, str]:
 # ------------------------------------------------------------------------------ the API's view
 
 
-def _network(network: Mapping[str, Any]) -> Network:
-    vlan = network.get("provider:segmentation_id")
-    tagged = network.get("provider:network_type") == "vlan" and isinstance(vlan, int)
-    return Network(
-        str(network["id"]), str(network.get("name") or network["id"]), vlan if tagged else None
-    )
-
-
-def _addresses(ports: Iterable[Mapping[str, Any]]) -> Iterable[PortAddress]:
-    for port in ports:
-        ip = _first_ip(port)
-        if ip is not None:
-            mac = MacAddress.parse(str(port["mac_address"]))
-            yield PortAddress(str(port["id"]), str(port["network_id"]), mac, ip)
-
-
-def _first_ip(port: Mapping[str, Any]) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    for fixed in port.get("fixed_ips") or []:
-        try:
-            return ipaddress.ip_address(str(fixed.get("ip_address")))
-        except ValueError:
-            continue
-    return None
-
-
 def _dhcp_server(
     port: Mapping[str, Any], hosts: Mapping[str, FabricHost], notes: list[str]
 ) -> DhcpServer | None:
     """The namespace DevStack's DHCP agent plugs into the physical bridge of the port's host."""
-    ip, host = _first_ip(port), str(port.get("binding:host_id") or "")
+    ip, host = first_ip(port), str(port.get("binding:host_id") or "")
     network = str(port["network_id"])
     where = f"the DHCP port {ip or port['id']} of network {network}"
     if ip is None:
