@@ -317,11 +317,21 @@ def _sriov(sriov: _Section) -> SriovSettings:
     path = sriov.path("config")
     if path is None:
         return SriovSettings()
+    return read_sriov_config(path, sriov.invalid, f"[sriov] config {path}: ")
+
+
+Refuse = Callable[[str, str, object], InvalidInput]
+
+
+def read_sriov_config(path: Path, invalid: Refuse, prefix: str) -> SriovSettings:
+    """A host's SR-IOV configuration file, a local.conf or a host config TOML (by
+    ``is_local_conf``). An unreadable file is ``invalid("config", ...)``; a bad value is an
+    InvalidInput whose field is the parser's, after ``prefix``."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise sriov.invalid("config", f"cannot be read: {reason}", str(path)) from None
+        raise invalid("config", f"cannot be read: {reason}", str(path)) from None
     kind: SriovFormat = "local.conf" if is_local_conf(path, text) else "toml"
     try:
         config = (
@@ -330,7 +340,7 @@ def _sriov(sriov: _Section) -> SriovSettings:
             else parse_host_config(text, source=str(path))
         )
     except InvalidInput as exc:
-        raise InvalidInput(f"[sriov] config {path}: {exc.field}", exc.rule, exc.value) from None
+        raise InvalidInput(f"{prefix}{exc.field}", exc.rule, exc.value) from None
     return SriovSettings(config, path, kind)
 
 

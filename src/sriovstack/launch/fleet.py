@@ -10,9 +10,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TypeGuard
 
-from sriovstack.agent.config import FactsSettings, SriovFormat, SriovSettings, is_local_conf
+from sriovstack.agent.config import FactsSettings, SriovSettings, read_sriov_config
 from sriovstack.domain.errors import InvalidInput, NotFound
-from sriovstack.domain.hostconfig import parse_host_config, parse_local_conf
 from sriovstack.domain.reporting import MAX_CPUS, MAX_MEMORY_MIB, CellFacts
 from sriovstack.simulator.profiles import load_profile
 
@@ -186,21 +185,8 @@ class _Host:
                 "config", "must be a path to a local.conf or host config TOML", config
             )
         path = self.base / Path(config).expanduser()
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            raise self.invalid("config", f"cannot be read: {reason}", str(path)) from None
-        kind: SriovFormat = "local.conf" if is_local_conf(path, text) else "toml"
-        try:
-            parsed = (
-                parse_local_conf(text)
-                if kind == "local.conf"
-                else parse_host_config(text, source=str(path))
-            )
-        except InvalidInput as exc:
-            raise self.invalid(f"config {config}: {exc.field}", exc.rule, exc.value) from None
-        return SriovSettings(parsed, path, kind)
+        prefix = f"{self.source}: host[{self.index}].config {config}: "
+        return read_sriov_config(path, self.invalid, prefix)
 
     def _facts(self, facts: object) -> FactsSettings:
         if not isinstance(facts, dict):
