@@ -6,19 +6,16 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import pytest
+from tests.e2e.processes import quiet_env, running_up
 from tests.e2e.running import Cli
-from tests.e2e.test_cli_up import PORTS, SERVERS, Upped, named
+from tests.e2e.test_cli_up import PORTS, SERVERS, named
 
 from sriovstack.client import Client
 
@@ -42,11 +39,6 @@ class Talk:
         return client
 
 
-def _pump(stream: IO[str], upped: Upped, tag: str) -> None:
-    for line in stream:
-        upped.lines.put((tag, line.rstrip("\n")))
-
-
 def _eventually(check: Callable[[], bool], what: str) -> None:
     deadline = time.monotonic() + PATIENCE
     while not check():
@@ -59,35 +51,12 @@ def talk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Talk]:
     """``sriovstack up`` with the talk's network, two direct ports, one normal port, and
     Instance-1, Instance-2 (VFs) and Instance-0 (Open vSwitch) running."""
     base = tmp_path_factory.mktemp("ping")
-    script = shutil.which("sriovstack", path=os.path.dirname(sys.executable))
-    assert script, "the sriovstack console script is not installed beside this Python"
-    keep = {k: v for k, v in os.environ.items() if not k.startswith(("SRIOVSTACK_", "OS_"))}
-    env = keep | {"NO_COLOR": "1", "HOME": str(base / "home")}
     state = base / "up"
-    process = subprocess.Popen(
-        [script, "up", "--state-dir", str(state), "--port", "0", "--json"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    upped = Upped(process)
-    assert process.stdout is not None and process.stderr is not None
-    for stream, tag in ((process.stdout, "out"), (process.stderr, "err")):
-        pump = threading.Thread(target=_pump, args=(stream, upped, tag), daemon=True)
-        pump.start()
-        upped.pumps.append(pump)
-    try:
+    with running_up(["--state-dir", str(state)], quiet_env(base / "home")) as upped:
         talk = _make_the_talks_servers(state, upped.facts())
         yield talk
         assert upped.stop() == 0, upped.err
         assert not any("Traceback" in line for line in upped.err)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=15)
-        process.stdout.close()
-        process.stderr.close()
 
 
 def _make_the_talks_servers(state: Path, facts: dict[str, Any]) -> Talk:

@@ -6,109 +6,42 @@ from __future__ import annotations
 
 import json
 import os
-import queue
-import shutil
 import signal
 import socket
 import stat
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import pytest
+from tests.e2e.processes import Upped, launch_up, quiet_env
 from tests.e2e.running import Cli
 from tests.integration.conftest import POSTGRES_URL, postgres_database
 
 from sriovstack.cli import up
 from sriovstack.client import Client
 
-STARTUP = 90.0  # seconds: a new database is migrated, and two agents report, on a loaded machine
 PATIENCE = 60.0
 SERVERS = "/compute/v2.1/servers"
 PORTS = "/networking/v2.0/ports"
 
 
-@dataclass
-class Upped:
-    """A running ``sriovstack up --json`` and the lines it has printed so far."""
-
-    process: subprocess.Popen[str]
-    lines: queue.Queue[tuple[str, str]] = field(default_factory=queue.Queue)
-    out: list[str] = field(default_factory=list)
-    err: list[str] = field(default_factory=list)
-    pumps: list[threading.Thread] = field(default_factory=list)
-
-    def wait_for(self, seen: Callable[[], bool], timeout: float = STARTUP) -> None:
-        deadline = time.monotonic() + timeout
-        while not seen():
-            assert time.monotonic() < deadline, f"not seen in {timeout} s: {self.err}"
-            try:
-                tag, line = self.lines.get(timeout=0.2)
-            except queue.Empty:
-                assert self.process.poll() is None, f"up exited: {self.err}"
-                continue
-            getattr(self, tag).append(line)
-
-    def facts(self) -> dict[str, Any]:
-        """The one JSON object ``up --json`` prints when every agent has reported."""
-        self.wait_for(lambda: bool(self.out))
-        facts: dict[str, Any] = json.loads(self.out[0])
-        return facts
-
-    def stop(self, sig: signal.Signals = signal.SIGINT) -> int:
-        self.process.send_signal(sig)
-        code = self.process.wait(timeout=60)
-        for pump in self.pumps:
-            pump.join(timeout=10)
-        while not self.lines.empty():
-            tag, line = self.lines.get()
-            getattr(self, tag).append(line)
-        return code
-
-
-def _pump(stream: IO[str], into: queue.Queue[tuple[str, str]], tag: str) -> None:
-    for line in stream:
-        into.put((tag, line.rstrip("\n")))
-
-
 @pytest.fixture
 def start_up(tmp_path: Path) -> Iterator[Callable[..., Upped]]:
-    script = shutil.which("sriovstack", path=os.path.dirname(sys.executable))
-    assert script, "the sriovstack console script is not installed beside this Python"
-    keep = {k: v for k, v in os.environ.items() if not k.startswith(("SRIOVSTACK_", "OS_"))}
-    env = keep | {"NO_COLOR": "1", "COLUMNS": "200", "HOME": str(tmp_path / "home")}
+    env = quiet_env(tmp_path / "home")
     started: list[Upped] = []
 
     def start(*args: str) -> Upped:
-        process = subprocess.Popen(
-            [script, "up", "--port", "0", "--json", *args],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        upped = Upped(process)
-        assert process.stdout is not None and process.stderr is not None
-        for stream, tag in ((process.stdout, "out"), (process.stderr, "err")):
-            pump = threading.Thread(target=_pump, args=(stream, upped.lines, tag), daemon=True)
-            pump.start()
-            upped.pumps.append(pump)
+        upped = launch_up(args, env)
         started.append(upped)
         return upped
 
     yield start
     for upped in started:
-        if upped.process.poll() is None:
-            upped.process.kill()
-            upped.process.wait(timeout=15)
-        for stream in (upped.process.stdout, upped.process.stderr):
-            if stream is not None:
-                stream.close()
+        upped.close()
 
 
 def eventually(check: Callable[[], bool], what: str) -> None:

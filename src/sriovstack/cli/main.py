@@ -15,6 +15,7 @@ from sriovstack.cli import (
     fleet,
     host,
     networks,
+    openrc,
     pci,
     ping,
     ports,
@@ -53,6 +54,7 @@ cloud_command(pci.app, "list")(fleet.pci_list)
 app.command("serve")(serving.serve)
 app.command("agent")(agent.agent)
 app.command("up")(up.up)
+app.command("openrc")(openrc.openrc)
 cloud_command(app, "ping")(ping.ping)
 cloud_command(app, "trace")(ping.trace)
 cloud_command(app, "lease")(ping.lease)

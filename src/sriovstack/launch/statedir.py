@@ -204,6 +204,11 @@ def save_passwords(state: StateDir, passwords: Mapping[str, str]) -> None:
     write_atomically(state.passwords_file, json.dumps(dict(passwords), indent=1) + "\n", mode=0o600)
 
 
+OPENRC_HEADER = "# The cloud `sriovstack up` runs at "
+"""How every openrc sriovstack writes begins: what it may replace without being forced."""
+_OPENRC_URL = re.compile(r"^export OS_AUTH_URL=(\S+)$", re.MULTILINE)
+
+
 def openrc_text(url: str, passwords: Mapping[str, str], *, region: str) -> str:
     """DevStack's openrc for this cloud: ``. openrc [USER [PROJECT]]``, admin in demo by default."""
     cases = "".join(
@@ -211,7 +216,7 @@ def openrc_text(url: str, passwords: Mapping[str, str], *, region: str) -> str:
         for user, password in sorted(passwords.items())
     )
     return (
-        f"# The cloud `sriovstack up` runs at {url}. Source it as DevStack's (bash or zsh):\n"
+        f"{OPENRC_HEADER}{url}. Source it as DevStack's (bash or zsh):\n"
         "#   . openrc [USER [PROJECT]]   USER: admin (the default) or demo; PROJECT: demo\n"
         "#   (the default) or admin\n"
         'export OS_USERNAME="${1:-admin}"\n'
@@ -232,3 +237,42 @@ def openrc_text(url: str, passwords: Mapping[str, str], *, region: str) -> str:
 
 def write_openrc(state: StateDir, text: str) -> None:
     write_atomically(state.openrc_file, text, mode=0o600)  # it holds passwords
+
+
+def saved_openrc(state: StateDir) -> tuple[str, str]:
+    """(text, auth URL) of the openrc ``up`` last wrote in ``state``; refused where none is."""
+    try:
+        text = state.openrc_file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        text = ""
+    found = _OPENRC_URL.search(text)
+    if read_record(state) is None or not text.startswith(OPENRC_HEADER) or found is None:
+        raise InvalidInput(
+            "--state-dir",
+            f"{state.root} holds no openrc of `sriovstack up`: start `sriovstack up` on it "
+            "first, or give the --state-dir it runs on",
+        )
+    return text, found[1].strip("'\"")
+
+
+def export_openrc(state: StateDir, destination: Path, *, force: bool) -> str:
+    """Copy ``state``'s openrc to ``destination`` (0600: it holds passwords); its auth URL.
+
+    A file there that sriovstack did not write is kept unless ``force``: it may be another
+    cloud's openrc, which DevStack users keep under the same name.
+    """
+    text, url = saved_openrc(state)
+    if destination.is_dir():
+        raise InvalidInput("--output", "must be a file, not a directory", str(destination))
+    if not force and destination.exists():
+        try:
+            ours = destination.read_text(encoding="utf-8").startswith(OPENRC_HEADER)
+        except (OSError, UnicodeDecodeError):
+            ours = False
+        if not ours:
+            raise Conflict(
+                f"--output {destination}: the file exists and sriovstack did not write it; "
+                "give --force to replace it, or another --output"
+            )
+    write_atomically(destination, text, mode=0o600)
+    return url

@@ -29,7 +29,13 @@ from sriovstack.fabric.tracing import Fabric
 from sriovstack.launch.fabricview import fabric_network, first_ip, port_addresses
 from sriovstack.launch.fleet import Fleet
 from sriovstack.launch.running import choose_fleet
-from sriovstack.launch.statedir import Record, StateDir, read_passwords, read_record
+from sriovstack.launch.statedir import (
+    Record,
+    StateDir,
+    read_passwords,
+    read_record,
+    saved_openrc,
+)
 from sriovstack.services.dhcp import DHCP_OWNER
 from sriovstack.simulator import state as sim_state
 from sriovstack.simulator.kernel import SimulatedKernel
@@ -39,7 +45,6 @@ READ_ATTEMPTS = 5  # a host's two files are saved one after the other: read unti
 _HEADER = re.compile(r"\[\[\s*([^|\]]+?)\s*\|\s*([^\]]+?)\s*\]\]")
 _ASSIGN = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(\+?)=(.*)")
 _VARIABLE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
-_AUTH_URL = re.compile(r"^export OS_AUTH_URL=(\S+)$", re.MULTILINE)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -68,17 +73,17 @@ def saved_login(state: StateDir) -> tuple[str, str, str, str]:
     """(auth URL, user, password, project): the admin in project demo, as ``. openrc`` logs in."""
     cloud_record(state)
     try:
-        found = _AUTH_URL.search(state.openrc_file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        found = None
+        _, url = saved_openrc(state)
+    except InvalidInput:
+        url = ""
     password = read_passwords(state).get("admin")
-    if found is None or not password:
+    if not url or not password:
         raise InvalidInput(
             "--state-dir",
             f"{state.root} has no openrc or admin password to log in with: source an openrc "
             "(OS_* variables) instead",
         )
-    return found[1].strip("'\""), "admin", password, "demo"
+    return url, "admin", password, "demo"
 
 
 def build_fabric(
