@@ -10,12 +10,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import re
-import shutil
 import subprocess
-import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -23,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.e2e.test_cli_up import Upped, _pump
+from tests.e2e.processes import console_script, quiet_env, running_up, sourced
 
 IMAGE = "Fedora-Cloud-Base-23-20151030.x86_64"
 VFS = 7  # the talk's `echo 7 > .../sriov_numvfs`
@@ -95,64 +91,19 @@ class Talk:
     server: dict[str, Any]
 
 
-def _openrc_exports(openrc: Path) -> dict[str, str]:
-    """The plain ``export OS_X=value`` lines of up's openrc."""
-    found = re.findall(r"^export (OS_[A-Z_]+)=(\S+)$", openrc.read_text(), re.MULTILINE)
-    return dict(found)
-
-
 @pytest.fixture(scope="module")
 def openstack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenStack]:
     """``sriovstack up`` on a free port, and the CLI logged in as admin in project demo."""
-    bin_dir = os.path.dirname(sys.executable)
-    up_script = shutil.which("sriovstack", path=bin_dir)
-    osc_script = shutil.which("openstack", path=bin_dir)
-    assert up_script, "the sriovstack console script is not installed beside this Python"
-    assert osc_script, "python-openstackclient is not installed (the dev extra has it)"
+    osc_script = console_script("openstack")
     tmp = tmp_path_factory.mktemp("osc")
-    # A person's SRIOVSTACK_*/OS_* settings would change the cloud or the login; PYTHONWARNINGS
-    # would make the CLI's own deprecation warnings fatal.
-    keep = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("SRIOVSTACK_", "OS_")) and k != "PYTHONWARNINGS"
-    }
-    # HOME: no clouds.yaml or cache of the person's.
-    base = keep | {"NO_COLOR": "1", "COLUMNS": "200", "HOME": str(tmp / "home")}
-    process = subprocess.Popen(
-        [up_script, "up", "--state-dir", str(tmp / "up"), "--port", "0", "--json"],
-        env=base,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    upped = Upped(process)
-    assert process.stdout is not None and process.stderr is not None
-    for stream, tag in ((process.stdout, "out"), (process.stderr, "err")):
-        pump = threading.Thread(target=_pump, args=(stream, upped.lines, tag), daemon=True)
-        pump.start()
-        upped.pumps.append(pump)
-    try:
+    base = quiet_env(tmp / "home")
+    with running_up(["--state-dir", str(tmp / "up")], base) as upped:
         facts = upped.facts()
-        exported = _openrc_exports(Path(facts["openrc"]))
-        assert exported["OS_AUTH_URL"] == facts["auth_url"]
-        env = base | {
-            "OS_AUTH_URL": facts["auth_url"],
-            "OS_AUTH_TYPE": "password",
-            "OS_USERNAME": "admin",
-            "OS_PASSWORD": facts["users"]["admin"]["password"],
-            "OS_PROJECT_NAME": "demo",
-            "OS_USER_DOMAIN_ID": "default",
-            "OS_PROJECT_DOMAIN_ID": "default",
-            "OS_IDENTITY_API_VERSION": "3",
-            "OS_REGION_NAME": exported["OS_REGION_NAME"],
-        }
-        yield OpenStack(osc_script, env)
-    finally:
-        if process.poll() is None:
-            upped.stop()
-        for stream in (process.stdout, process.stderr):
-            stream.close()
+        login = sourced(Path(facts["openrc"]), "admin", "demo")
+        assert login["OS_AUTH_URL"] == facts["auth_url"]
+        assert login["OS_PASSWORD"] == facts["users"]["admin"]["password"]
+        yield OpenStack(osc_script, base | login)
+        assert upped.stop() == 0, upped.err
 
 
 @pytest.fixture(scope="module")
