@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from sriovstack.api.context import Authenticated, Env
-from sriovstack.api.wire import envelope, query_filters
+from sriovstack.api.wire import envelope, neutron_fields, neutron_filters
 from sriovstack.services import networks
 
 router = APIRouter(prefix="/networking/v2.0", tags=["network"])
@@ -20,13 +20,15 @@ def create_network(env: Env, caller: Authenticated, body: dict[str, Any]) -> dic
 
 @router.get("/networks")
 def list_networks(request: Request, env: Env, caller: Authenticated) -> dict[str, Any]:
-    found = networks.list_networks(env, caller, query_filters(request))
-    return {"networks": found}
+    found = networks.list_networks(env, caller, neutron_filters(request))
+    return {"networks": neutron_fields(request, found)}
 
 
 @router.get("/networks/{network_id}")
-def show_network(network_id: str, env: Env, caller: Authenticated) -> dict[str, Any]:
-    return {"network": networks.show_network(env, caller, network_id)}
+def show_network(
+    request: Request, network_id: str, env: Env, caller: Authenticated
+) -> dict[str, Any]:
+    return {"network": neutron_fields(request, networks.show_network(env, caller, network_id))}
 
 
 @router.put("/networks/{network_id}")

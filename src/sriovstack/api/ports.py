@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from sriovstack.api.context import Authenticated, Env
-from sriovstack.api.wire import envelope, query_filters
+from sriovstack.api.wire import envelope, neutron_fields, neutron_filters
 from sriovstack.services import ports
 
 router = APIRouter(prefix="/networking/v2.0", tags=["network"])
@@ -20,12 +20,13 @@ def create_port(env: Env, caller: Authenticated, body: dict[str, Any]) -> dict[s
 
 @router.get("/ports")
 def list_ports(request: Request, env: Env, caller: Authenticated) -> dict[str, Any]:
-    return {"ports": ports.list_ports(env, caller, query_filters(request))}
+    found = ports.list_ports(env, caller, neutron_filters(request))
+    return {"ports": neutron_fields(request, found)}
 
 
 @router.get("/ports/{port_id}")
-def show_port(port_id: str, env: Env, caller: Authenticated) -> dict[str, Any]:
-    return {"port": ports.show_port(env, caller, port_id)}
+def show_port(request: Request, port_id: str, env: Env, caller: Authenticated) -> dict[str, Any]:
+    return {"port": neutron_fields(request, ports.show_port(env, caller, port_id))}
 
 
 @router.put("/ports/{port_id}")

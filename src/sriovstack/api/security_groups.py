@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from sriovstack.api.context import Authenticated, Env
-from sriovstack.api.wire import envelope, query_filters
+from sriovstack.api.wire import envelope, neutron_fields, neutron_filters
 from sriovstack.services import security_groups
 
 router = APIRouter(prefix="/networking/v2.0", tags=["network"])
@@ -22,13 +22,14 @@ def create_group(env: Env, caller: Authenticated, body: dict[str, Any]) -> dict[
 
 @router.get("/security-groups")
 def list_groups(request: Request, env: Env, caller: Authenticated) -> dict[str, Any]:
-    found = security_groups.list_security_groups(env, caller, query_filters(request))
-    return {"security_groups": found}
+    found = security_groups.list_security_groups(env, caller, neutron_filters(request))
+    return {"security_groups": neutron_fields(request, found)}
 
 
 @router.get("/security-groups/{group_id}")
-def show_group(group_id: str, env: Env, caller: Authenticated) -> dict[str, Any]:
-    return {GROUP: security_groups.show_security_group(env, caller, group_id)}
+def show_group(request: Request, group_id: str, env: Env, caller: Authenticated) -> dict[str, Any]:
+    found = security_groups.show_security_group(env, caller, group_id)
+    return {GROUP: neutron_fields(request, found)}
 
 
 @router.put("/security-groups/{group_id}")
@@ -52,13 +53,13 @@ def create_rule(env: Env, caller: Authenticated, body: dict[str, Any]) -> dict[s
 
 @router.get("/security-group-rules")
 def list_rules(request: Request, env: Env, caller: Authenticated) -> dict[str, Any]:
-    found = security_groups.list_rules(env, caller, query_filters(request))
-    return {"security_group_rules": found}
+    found = security_groups.list_rules(env, caller, neutron_filters(request))
+    return {"security_group_rules": neutron_fields(request, found)}
 
 
 @router.get("/security-group-rules/{rule_id}")
-def show_rule(rule_id: str, env: Env, caller: Authenticated) -> dict[str, Any]:
-    return {RULE: security_groups.show_rule(env, caller, rule_id)}
+def show_rule(request: Request, rule_id: str, env: Env, caller: Authenticated) -> dict[str, Any]:
+    return {RULE: neutron_fields(request, security_groups.show_rule(env, caller, rule_id))}
 
 
 @router.delete("/security-group-rules/{rule_id}", status_code=204)

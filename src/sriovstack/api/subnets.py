@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from sriovstack.api.context import Authenticated, Env
-from sriovstack.api.wire import envelope, query_filters
+from sriovstack.api.wire import envelope, neutron_fields, neutron_filters
 from sriovstack.services import dhcp, subnets
 
 router = APIRouter(prefix="/networking/v2.0", tags=["network"])
@@ -22,12 +22,15 @@ def create_subnet(env: Env, caller: Authenticated, body: dict[str, Any]) -> dict
 
 @router.get("/subnets")
 def list_subnets(request: Request, env: Env, caller: Authenticated) -> dict[str, Any]:
-    return {"subnets": subnets.list_subnets(env, caller, query_filters(request))}
+    found = subnets.list_subnets(env, caller, neutron_filters(request))
+    return {"subnets": neutron_fields(request, found)}
 
 
 @router.get("/subnets/{subnet_id}")
-def show_subnet(subnet_id: str, env: Env, caller: Authenticated) -> dict[str, Any]:
-    return {"subnet": subnets.show_subnet(env, caller, subnet_id)}
+def show_subnet(
+    request: Request, subnet_id: str, env: Env, caller: Authenticated
+) -> dict[str, Any]:
+    return {"subnet": neutron_fields(request, subnets.show_subnet(env, caller, subnet_id))}
 
 
 @router.put("/subnets/{subnet_id}")

@@ -84,7 +84,7 @@ def create_network(env: Environment, caller: Caller, body: Mapping[str, Any]) ->
 
 
 def list_networks(
-    env: Environment, caller: Caller, filters: Mapping[str, str]
+    env: Environment, caller: Caller, filters: Mapping[str, list[str]]
 ) -> list[dict[str, Any]]:
     with env.unit_of_work() as uow:
         rows = find_rows(
@@ -341,17 +341,19 @@ _FILTERABLE = {
 }
 
 
-def _filters(filters: Mapping[str, str]) -> dict[str, object]:
-    """Neutron's exact-match query filters, turned into column values."""
+def _filters(filters: Mapping[str, list[str]]) -> dict[str, object]:
+    """Neutron's exact-match query filters as column values; a repeated key matches any value."""
     where: dict[str, object] = {}
-    for key, value in filters.items():
+    for key, values in filters.items():
         column = _FILTERABLE.get(key)
-        if column is None:
-            continue  # Neutron ignores filters it does not know (fields=, sort_key=, ...)
-        if column in ("shared", "admin_state_up"):
-            where[column] = value.lower() == "true"
-        elif column == "segmentation_id":
-            where[column] = _vlan(value)
-        else:
-            where[column] = value
+        if column is not None:  # Neutron ignores filters it does not know (sort_key=, ...)
+            where[column] = [_filter_value(column, value) for value in values]
     return where
+
+
+def _filter_value(column: str, value: str) -> object:
+    if column in ("shared", "admin_state_up"):
+        return value.lower() == "true"
+    if column == "segmentation_id":
+        return _vlan(value)
+    return value

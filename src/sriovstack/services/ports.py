@@ -151,7 +151,7 @@ def create_port(env: Environment, caller: Caller, body: Mapping[str, Any]) -> di
 
 
 def list_ports(
-    env: Environment, caller: Caller, filters: Mapping[str, str]
+    env: Environment, caller: Caller, filters: Mapping[str, list[str]]
 ) -> list[dict[str, Any]]:
     with env.unit_of_work() as uow:
         where = _filters(uow.session, filters)
@@ -704,32 +704,42 @@ _FILTERABLE = {
 }
 
 
-def _filters(session: Session, filters: Mapping[str, str]) -> dict[str, object]:
-    """Neutron's exact-match query filters, turned into column values."""
-    where: dict[str, object] = {}
-    for key, value in filters.items():
+def _filters(session: Session, filters: Mapping[str, list[str]]) -> dict[str, Sequence[object]]:
+    """Neutron's exact-match query filters as column values; a repeated key matches any value."""
+    where: dict[str, Sequence[object]] = {}
+    for key, values in filters.items():
         column = _FILTERABLE.get(key)
-        if column == "admin_state_up":
-            where[column] = value.lower() == "true"
-        elif column == "mac_address":
-            where[column] = value.lower()
-        elif column is not None:
-            where[column] = value
+        if column is not None:  # Neutron ignores filters it does not know (sort_key=, ...)
+            where[column] = [_filter_value(column, value) for value in values]
     if "fixed_ips" in filters:
         where["id"] = _ports_with_address(session, filters["fixed_ips"], where.get("id"))
     return where
 
 
-def _ports_with_address(session: Session, value: str, only: object) -> list[str]:
-    """Ports holding ``ip_address=X`` and/or ``subnet_id=Y`` (OSC's ``port list --fixed-ip``)."""
-    wanted: dict[str, object] = {}
-    for part in value.split(","):
+def _filter_value(column: str, value: str) -> object:
+    if column == "admin_state_up":
+        return value.lower() == "true"
+    if column == "mac_address":
+        return value.lower()
+    return value
+
+
+def _ports_with_address(
+    session: Session, values: list[str], only: Sequence[object] | None
+) -> list[str]:
+    """Ports holding ``ip_address=X`` and/or ``subnet_id=Y`` (OSC's ``port list --fixed-ip``).
+
+    OSC sends each part as its own ``fixed_ips=`` value; as in Neutron, one address must match
+    every key given, any of a key's values.
+    """
+    wanted: dict[str, list[str]] = {}
+    for part in (part for value in values for part in value.split(",")):
         key, _, given = part.partition("=")
         if key in ("ip_address", "subnet_id"):
-            wanted[key] = given
+            wanted.setdefault(key, []).append(given)
     if not wanted:
-        raise InvalidInput("fixed_ips", "filter as ip_address=IP or subnet_id=ID", value)
+        raise InvalidInput("fixed_ips", "filter as ip_address=IP or subnet_id=ID", values)
     ids = {a.port_id for a in find_rows(session, IPAllocationRow, where=wanted)}
     if only is not None:
-        ids &= {str(only)}
+        ids &= {str(port_id) for port_id in only}
     return sorted(ids)

@@ -96,7 +96,7 @@ def create_security_group(
 
 
 def list_security_groups(
-    env: Environment, caller: Caller, filters: Mapping[str, str]
+    env: Environment, caller: Caller, filters: Mapping[str, list[str]]
 ) -> list[dict[str, Any]]:
     """The caller's groups (every project's for an admin), the default one made on first need.
 
@@ -210,7 +210,7 @@ def create_rule(env: Environment, caller: Caller, body: Mapping[str, Any]) -> di
 
 
 def list_rules(
-    env: Environment, caller: Caller, filters: Mapping[str, str]
+    env: Environment, caller: Caller, filters: Mapping[str, list[str]]
 ) -> list[dict[str, Any]]:
     where = _filters(filters, _RULE_FILTERS)
     with env.unit_of_work() as uow:
@@ -417,6 +417,7 @@ _RULE_FILTERS = {
 }
 
 
-def _filters(filters: Mapping[str, str], known: Mapping[str, str]) -> dict[str, object]:
-    """Neutron's exact-match query filters; filters Neutron ignores (fields=, ...) are skipped."""
-    return {known[key]: value for key, value in filters.items() if key in known}
+def _filters(filters: Mapping[str, list[str]], known: Mapping[str, str]) -> dict[str, object]:
+    """Neutron's exact-match query filters (a repeated key matches any value); filters Neutron
+    ignores (sort_key=, ...) are skipped."""
+    return {known[key]: list(values) for key, values in filters.items() if key in known}

@@ -155,7 +155,7 @@ def create_subnet(env: Environment, caller: Caller, body: Mapping[str, Any]) -> 
 
 
 def list_subnets(
-    env: Environment, caller: Caller, filters: Mapping[str, str]
+    env: Environment, caller: Caller, filters: Mapping[str, list[str]]
 ) -> list[dict[str, Any]]:
     """The caller's subnets and those of shared networks (every subnet for an admin)."""
     where = _filters(filters)
@@ -390,12 +390,12 @@ def _require_owner(caller: Caller, row: SubnetRow) -> None:
 
 
 def _subnets_of_shared_networks(
-    session: Session, where: Mapping[str, object], project_id: str
+    session: Session, where: Mapping[str, list[object]], project_id: str
 ) -> list[SubnetRow]:
     shared = {network.id for network in find_rows(session, NetworkRow, where={"shared": True})}
     wanted = where.get("network_id")
     if wanted is not None:
-        shared &= {str(wanted)}
+        shared &= {str(network_id) for network_id in wanted}
     if not shared:
         return []
     rows = find_rows(session, SubnetRow, where={**where, "network_id": sorted(shared)})
@@ -416,15 +416,19 @@ _FILTERABLE = {
 }
 
 
-def _filters(filters: Mapping[str, str]) -> dict[str, object]:
-    """Neutron's exact-match query filters, turned into column values."""
-    where: dict[str, object] = {}
-    for key, value in filters.items():
+def _filters(filters: Mapping[str, list[str]]) -> dict[str, list[object]]:
+    """Neutron's exact-match query filters as column values; a repeated key matches any value."""
+    where: dict[str, list[object]] = {}
+    for key, values in filters.items():
         column = _FILTERABLE.get(key)
-        if column == "enable_dhcp":
-            where[column] = value.lower() == "true"
-        elif column == "ip_version":
-            where[column] = int(value) if value in ("4", "6") else -1  # matches nothing
-        elif column is not None:
-            where[column] = value
+        if column is not None:  # Neutron ignores filters it does not know (sort_key=, ...)
+            where[column] = [_filter_value(column, value) for value in values]
     return where
+
+
+def _filter_value(column: str, value: str) -> object:
+    if column == "enable_dhcp":
+        return value.lower() == "true"
+    if column == "ip_version":
+        return int(value) if value in ("4", "6") else -1  # matches nothing
+    return value
