@@ -221,12 +221,17 @@ def _figures(row: HostRow, running_vms: int, minor: int) -> dict[str, Any]:
 
 
 def _find_host(session: Session, key: str, minor: int) -> HostRow:
-    """The host a hypervisor id names; Nova's rules for ids of the wrong kind."""
+    """The host a hypervisor id names; an id of the wrong kind names none."""
     if minor >= UUID_IDS_SINCE:
         try:
             wanted = str(uuid.UUID(key))
         except ValueError:
-            raise InvalidInput("id", f"Invalid uuid {key}", key) from None
+            # Nova answers 400 "Invalid uuid" here, which breaks `nova hypervisor-show NAME`:
+            # novaclient asks for the name as an id first and goes on to search by name only
+            # after a 404. No hypervisor has that id, so 404 is as true, and the CLI works.
+            raise NotFound(
+                "hypervisor", key, f"Hypervisor with ID '{key}' could not be found (IDs are UUIDs)."
+            ) from None
         rows = find_rows(session, HostRow, where={"uuid": wanted})
         if not rows:
             unnamed = find_rows(session, HostRow, where={"uuid": None})

@@ -132,12 +132,17 @@ def test_before_2_88_the_figures_are_there_and_before_2_53_ids_are_integers(
     assert refused(admin, f"{HYPERVISORS}/statistics", "2.88").status == 404
 
 
-def test_ids_of_the_wrong_kind_get_novas_answers(cloud: Cloud) -> None:
+def test_ids_of_the_wrong_kind_name_no_hypervisor(cloud: Cloud) -> None:
     host_id = add_host(cloud, "compute1", COMPUTE1_UUID)
     admin = cloud.client("admin")
-    error = refused(admin, f"{HYPERVISORS}/{host_id}", "2.53")
-    assert error.status == 400
-    assert "Invalid uuid" in error.message
+    # Nova says 400 "Invalid uuid"; a 404 lets `nova hypervisor-show compute1` go on by name.
+    for key in (str(host_id), "compute1"):
+        error = refused(admin, f"{HYPERVISORS}/{key}", "2.53")
+        assert error.status == 404
+        assert error.body["itemNotFound"]["message"] == (
+            f"hypervisor {key} not found: Hypervisor with ID '{key}' could not be found "
+            "(IDs are UUIDs)."
+        )
     assert refused(admin, f"{HYPERVISORS}/{COMPUTE1_UUID}", "2.52").status == 404
     missing = refused(admin, f"{HYPERVISORS}/{uuid.uuid4()}", "2.53")
     assert missing.status == 404
