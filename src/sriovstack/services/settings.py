@@ -43,6 +43,10 @@ class Settings:
     # The host whose DHCP servers serve every network (DevStack's q-dhcp host); None: no DHCP
     # ports are made, as in Neutron without a DHCP agent.
     dhcp_host: str | None = None
+    # How long GET /servers/{id} of a server in BUILD waits for it to change before answering:
+    # OSC's `server create --wait` polls every 5 s and boots finish in about a second, so an
+    # answer held this long saves a whole poll (api/servers.py).
+    build_wait: timedelta = timedelta(seconds=2)
 
     def physnet_known(self, physnet: str) -> bool:
         return physnet in self.network_vlan_ranges.physnets or physnet in self.flat_physnets()
@@ -80,7 +84,9 @@ _FIELDS = (
     "region",
     "scheduler_candidates",
     "dhcp_host",
+    "build_wait",
 )
+MAX_BUILD_WAIT = 60.0  # seconds: as long as an agent's long-poll may be held
 
 
 def _build(values: Mapping[str, Any], *, where: str) -> Settings:
@@ -97,6 +103,11 @@ def _build(values: Mapping[str, Any], *, where: str) -> Settings:
 def _convert(name: str, value: Any) -> Any:
     if name in ("token_ttl", "agent_down_time"):
         return timedelta(seconds=_number(name, value))
+    if name == "build_wait":
+        seconds = _number(name, value)
+        if seconds > MAX_BUILD_WAIT:
+            raise InvalidInput(name, f"must be at most {MAX_BUILD_WAIT:g} seconds", value)
+        return timedelta(seconds=seconds)
     if name == "network_vlan_ranges":
         return parse_network_vlan_ranges(value, where="network_vlan_ranges")
     if name == "flat_networks":

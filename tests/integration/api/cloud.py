@@ -18,7 +18,10 @@ from sriovstack.store.database import Database
 
 # physnet1 as in the talk (with tenant VLANs); physnet2 for provider networks only.
 TEST_SETTINGS = Settings(
-    network_vlan_ranges=parse_network_vlan_ranges("physnet1:3001:4000,physnet2")
+    network_vlan_ranges=parse_network_vlan_ranges("physnet1:3001:4000,physnet2"),
+    # No agent finishes these boots: a GET of a BUILD server answers at once (tests of the
+    # wait set it themselves).
+    build_wait=timedelta(0),
 )
 ADMIN_PASSWORD = "admin-secret"
 DEMO_PASSWORD = "demo-secret"
