@@ -19,7 +19,7 @@ from sriovstack.agent.config import (
     read_saved_credentials,
     save_credentials,
 )
-from sriovstack.agent.facts import host_facts, profile_facts, read_linux_facts
+from sriovstack.agent.facts import host_facts, local_address, profile_facts, read_linux_facts
 from sriovstack.agent.runner import Timing
 from sriovstack.domain.errors import InvalidInput
 from sriovstack.domain.reporting import CellFacts, HostFacts
@@ -222,9 +222,48 @@ BAD = [
         "[host.facts] numa_cells[0].socket",
         "whole number",
     ),
+    case(
+        "bad-host-ip",
+        ("", '[host.facts]\nhost_ip = "192.0.2.300"\n'),
+        "[host.facts] host_ip",
+        "IPv4 or IPv6 address",
+        "192.0.2.300",
+    ),
+    case(
+        "host-name-as-my-ip",
+        ("", '[host.facts]\nmy_ip = "compute-1"\n'),
+        "[host.facts] my_ip",
+        "IPv4 or IPv6 address",
+    ),
+    case("number-host-ip", ("", "[host.facts]\nhost_ip = 3\n"), "[host.facts] host_ip", "string"),
+    case(
+        "host-ip-and-my-ip",
+        ("", '[host.facts]\nhost_ip = "192.0.2.7"\nmy_ip = "192.0.2.7"\n'),
+        "[host.facts] my_ip",
+        "one of them",
+    ),
     case("missing-sriov-config", ("", '[sriov]\nconfig = "nope.toml"\n'), "[sriov] config"),
     case("not-toml", ("[kernel]", "[kernel"), "agent config", "TOML"),
 ]
+
+
+@pytest.mark.parametrize(
+    ("line", "address"),
+    [
+        ('host_ip = "192.0.2.7"', "192.0.2.7"),
+        ('my_ip = "192.0.2.8"', "192.0.2.8"),  # Nova's name for it
+        ('host_ip = "2001:DB8:0::1"', "2001:db8::1"),  # kept in its canonical form
+    ],
+)
+def test_the_host_ip_is_an_address_under_either_name(
+    tmp_path: Path, line: str, address: str
+) -> None:
+    config = parse(SIMULATED + f"[host.facts]\n{line}\n", tmp_path)
+    assert config.host.facts.host_ip == address
+
+
+def test_without_a_host_ip_none_is_configured(tmp_path: Path) -> None:
+    assert parse(SIMULATED, tmp_path).host.facts.host_ip is None
 
 
 @pytest.mark.parametrize(("change", "field", "words"), BAD)
@@ -309,3 +348,19 @@ def test_a_simulated_host_has_its_profiles_facts_unless_given() -> None:
     assert (facts.cpus, facts.memory_mib) == (load_profile("dual-socket").cpus, 524288)
     given = host_facts(facts, FactsSettings(memory_mib=1024), zone="az1")
     assert (given.cpus, given.memory_mib, given.availability_zone) == (facts.cpus, 1024, "az1")
+    assert given.host_ip is None  # the agent finds it on its way to the API
+
+
+def test_a_configured_host_ip_is_the_hosts() -> None:
+    facts = host_facts(HostFacts(2, 1024), FactsSettings(host_ip="192.0.2.7"), zone="nova")
+    assert facts.host_ip == "192.0.2.7"
+
+
+def test_the_local_address_is_the_one_towards_the_api() -> None:
+    assert local_address("http://127.0.0.1:8774") == "127.0.0.1"
+    assert local_address("https://127.0.0.1/") == "127.0.0.1"  # the scheme's port
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:99999", "http://:8774", "not a url"])
+def test_no_local_address_is_told_for_a_url_without_a_usable_host(url: str) -> None:
+    assert local_address(url) is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -38,7 +39,7 @@ _KEYS: Mapping[str, tuple[str, ...]] = {
     "api": ("url", "user", "password", "password_file", "project", "register"),
     "api.register": ("user", "password", "password_file", "project"),
     "host": ("name", "availability_zone", "state_dir", "facts"),
-    "host.facts": ("cpus", "memory_mib", "numa_cells"),
+    "host.facts": ("cpus", "memory_mib", "numa_cells", "host_ip", "my_ip"),
     "kernel": ("mode", "profile", "state_file"),
     "hypervisor": ("kind", "uri", "state_file"),
     "sriov": ("config",),
@@ -73,6 +74,7 @@ class FactsSettings:
     cpus: int | None = None
     memory_mib: int | None = None
     numa_cells: tuple[CellFacts, ...] | None = None
+    host_ip: str | None = None  # None: this host's address on its way to the API
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,7 +272,23 @@ def _facts(facts: _Section) -> FactsSettings:
         cpus=facts.integer("cpus", 1, MAX_CPUS),
         memory_mib=facts.integer("memory_mib", 1, MAX_MEMORY_MIB),
         numa_cells=None if cells is None else _cells(facts, cells),
+        host_ip=_host_ip(facts),
     )
+
+
+def _host_ip(facts: _Section) -> str | None:
+    """``host_ip``, or ``my_ip`` as Nova's nova.conf names it; an IPv4 or IPv6 address."""
+    given = [key for key in ("host_ip", "my_ip") if key in facts.data]
+    if len(given) > 1:
+        raise facts.invalid("my_ip", "is another name for host_ip: give one of them")
+    if not given:
+        return None
+    key = given[0]
+    text = facts.text(key)
+    try:
+        return str(ipaddress.ip_address(text or ""))
+    except ValueError:
+        raise facts.invalid(key, "must be an IPv4 or IPv6 address", text) from None
 
 
 def _cells(facts: _Section, cells: object) -> tuple[CellFacts, ...]:

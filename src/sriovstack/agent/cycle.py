@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from sriovstack.agent.binding import (
@@ -21,6 +21,7 @@ from sriovstack.agent.binding import (
     guest_spec,
     observed_configs,
 )
+from sriovstack.agent.facts import local_address
 from sriovstack.agent.fdbstep import FdbOutcome, reconcile_fdb
 from sriovstack.client import ApiError, Client
 from sriovstack.domain.errors import SriovstackError
@@ -60,6 +61,7 @@ class AgentMemory:
     revision: int | None = None  # of the desired state the last cycle worked from
     alerts: set[tuple[str, str]] = field(default_factory=set)  # FDB alerts standing, sent once
     missing: set[tuple[str, str]] = field(default_factory=set)  # bound VFs gone, said once
+    host_ip: str | None = None  # this host's address towards the API, once found
 
 
 @dataclass
@@ -177,7 +179,16 @@ class Agent:
         agent = self.config.agent if self.config.agent.device_mappings.physnets else None
         pfs = offered_devices(inventory, self.config.device_specs, agent)
         configuration = AgentConfiguration.of(agent_configuration(self.config))
-        return HostReport(self.host, self.facts, pfs, configuration)
+        return HostReport(self.host, self._facts(), pfs, configuration)
+
+    def _facts(self) -> HostFacts:
+        """The facts, with the host's IP: the configured one, or else the address this host
+        reaches the API from (Nova finds its my_ip alike, on the way to a public address)."""
+        if self.facts.host_ip is not None:
+            return self.facts
+        if self.memory.host_ip is None:
+            self.memory.host_ip = local_address(self.client.url)
+        return replace(self.facts, host_ip=self.memory.host_ip)
 
     def _apply(self, actions: Sequence[Action]) -> dict[str, str]:
         """Apply each action; a failure is recorded for its port, and the others go on."""

@@ -1,12 +1,14 @@
-"""A host's facts (CPUs, memory, NUMA nodes) read from Linux, or from a simulated host's profile,
-with what the configuration file says taking precedence."""
+"""A host's facts (CPUs, memory, NUMA nodes, its IP address) read from Linux, or from a simulated
+host's profile, with what the configuration file says taking precedence."""
 
 from __future__ import annotations
 
 import os
 import re
+import socket
 from dataclasses import replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from sriovstack.agent.config import FactsSettings
 from sriovstack.domain.errors import InvalidInput
@@ -25,7 +27,30 @@ def host_facts(observed: HostFacts, settings: FactsSettings, *, zone: str) -> Ho
         memory_mib=settings.memory_mib if settings.memory_mib is not None else observed.memory_mib,
         numa_cells=settings.numa_cells if settings.numa_cells is not None else observed.numa_cells,
         availability_zone=zone,
+        host_ip=settings.host_ip if settings.host_ip is not None else observed.host_ip,
     )
+
+
+def local_address(url: str) -> str | None:
+    """This host's own address on its way to ``url``'s host (127.0.0.1 for a loopback API);
+    None when it cannot be told (an unresolvable name, no route).
+
+    A UDP socket's connect() only picks the route and the source address: nothing is sent.
+    """
+    parts = urlsplit(url)
+    if not parts.hostname:
+        return None
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        family, kind, proto, _, address = socket.getaddrinfo(
+            parts.hostname, port, type=socket.SOCK_DGRAM
+        )[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.connect(address)
+            own: str = probe.getsockname()[0]
+    except (OSError, ValueError):  # ValueError: a port out of range in the URL
+        return None
+    return own.split("%", 1)[0]  # an IPv6 link-local address carries its zone
 
 
 def profile_facts(profile: HostProfile) -> HostFacts:
