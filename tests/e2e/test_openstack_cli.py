@@ -261,9 +261,9 @@ def test_a_port_is_hot_plugged_into_instance_1_and_out_again(talk: Talk) -> None
 def test_hypervisors_images_and_flavors_are_listed(talk: Talk) -> None:
     openstack = talk.openstack
     hypervisors = openstack.json("hypervisor list")
-    assert sorted((h["Hypervisor Hostname"], h["State"]) for h in hypervisors) == [
-        ("sriov-1", "up"),
-        ("sriov-2", "up"),
+    assert sorted((h["Hypervisor Hostname"], h["State"], h["Host IP"]) for h in hypervisors) == [
+        ("sriov-1", "up", "127.0.0.1"),
+        ("sriov-2", "up", "127.0.0.1"),
     ]
     shown = openstack.json("hypervisor show", "sriov-1")
     assert (shown["hypervisor_hostname"], shown["aggregates"]) == ("sriov-1", [])
@@ -282,3 +282,18 @@ def test_a_server_that_is_not_there(talk: Talk) -> None:
     missing = talk.openstack("server show", "nope")
     assert missing.code != 0
     assert "No Server found for nope" in missing.err
+
+
+def test_a_live_migration_is_refused_and_nothing_moves(talk: Talk) -> None:
+    openstack = talk.openstack
+    before = openstack.json("server show", "Instance-1")
+    for extra in ((), ("--host", "sriov-2")):
+        refused = openstack("server migrate", "--live-migration", *extra, "Instance-1")
+        assert refused.code != 0
+        assert "409" in refused.err
+        assert "Live migration is not supported by sriovstack yet" in refused.err
+    after = openstack.json("server show", "Instance-1")
+    assert (after["status"], after["OS-EXT-SRV-ATTR:host"]) == (
+        "ACTIVE",
+        before["OS-EXT-SRV-ATTR:host"],
+    )
