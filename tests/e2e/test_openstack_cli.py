@@ -1,6 +1,7 @@
 """The official ``openstack`` CLI (python-openstackclient) against a live ``sriovstack up`` on
 loopback: the talk's provider network, subnet, direct ports, keypair, security group rules and
-Instance-1, then the listings, a hotplug and a name that is not there.
+Instance-0 (Open vSwitch), Instance-1 and Instance-2 (VFs), then the listings, a hotplug, a
+refused live migration and a name that is not there.
 
 The CLI runs as a subprocess, from the console script beside this Python: importing osc-lib
 raises a DeprecationWarning, which this suite turns into an error."""
@@ -88,7 +89,8 @@ class Talk:
     keypair: dict[str, Any]
     ssh_rule: dict[str, Any]
     icmp_rule: dict[str, Any]
-    server: dict[str, Any]
+    server: dict[str, Any]  # Instance-1
+    others: dict[str, dict[str, Any]]  # Instance-0 (on Open vSwitch) and Instance-2, by name
 
 
 @pytest.fixture(scope="module")
@@ -130,12 +132,21 @@ def talk(openstack: OpenStack, tmp_path_factory: pytest.TempPathFactory) -> Talk
         "security group rule create", "--protocol", "tcp", "--dst-port", "22", "default"
     )
     icmp_rule = openstack.json("security group rule create", "--protocol", "icmp", "default")
-    server = openstack.json(
-        "server create",
-        *("--flavor", "m1.small", "--image", IMAGE, "--key-name", "stack-ssh"),
-        *("--nic", f"port-id={ports[0]['id']}", "--wait", "Instance-1"),
-    )
-    return Talk(openstack, network, subnet, ports, keypair, ssh_rule, icmp_rule, server)
+    # As start-vms.sh: Instance-0 with a port on the network (Open vSwitch), then Instance-1
+    # and Instance-2 each on a VF port.
+    nics = {"Instance-0": "net-id=physnet1"} | {
+        f"Instance-{n}": f"port-id={ports[n - 1]['id']}" for n in (1, 2)
+    }
+    servers = {
+        name: openstack.json(
+            "server create",
+            *("--flavor", "m1.small", "--image", IMAGE, "--key-name", "stack-ssh"),
+            *("--nic", nic, "--wait", name),
+        )
+        for name, nic in nics.items()
+    }
+    server = servers.pop("Instance-1")
+    return Talk(openstack, network, subnet, ports, keypair, ssh_rule, icmp_rule, server, servers)
 
 
 def eventually(check: Callable[[], bool], what: str) -> None:
@@ -214,10 +225,16 @@ def test_instance_1_is_active_on_its_direct_port(talk: Talk) -> None:
     host = server["OS-EXT-SRV-ATTR:host"]
     assert host in ("sriov-1", "sriov-2")
 
-    (row,) = talk.openstack.json("server list")
-    assert (row["ID"], row["Name"], row["Status"]) == (server["id"], "Instance-1", "ACTIVE")
+    rows = {row["Name"]: row for row in talk.openstack.json("server list")}
+    assert sorted(rows) == ["Instance-0", "Instance-1", "Instance-2"]
+    row = rows["Instance-1"]
+    assert (row["ID"], row["Status"]) == (server["id"], "ACTIVE")
     assert row["Networks"] == {"physnet1": [address]}
     assert (row["Image"], row["Flavor"]) == (IMAGE, "m1.small")
+    assert (rows["Instance-2"]["Status"], rows["Instance-2"]["Networks"]) == (
+        "ACTIVE",
+        {"physnet1": ["10.0.0.4"]},
+    )
 
     bound = talk.openstack.json("port show", "physnet1-vf1")
     assert bound["id"] == port["id"]
@@ -234,26 +251,38 @@ def test_instance_1_is_active_on_its_direct_port(talk: Talk) -> None:
     )
 
 
+def test_instance_0_is_active_on_open_vswitch_and_instance_2_on_a_vf(talk: Talk) -> None:
+    zero, two = talk.others["Instance-0"], talk.others["Instance-2"]
+    assert (zero["status"], two["status"]) == ("ACTIVE", "ACTIVE")
+    (address,) = zero["addresses"]["physnet1"]
+    assert address.startswith("10.0.0.")
+    (port,) = talk.openstack.json("port list", "--server", "Instance-0")
+    normal = talk.openstack.json("port show", port["ID"])
+    assert (normal["binding_vnic_type"], normal["binding_vif_type"]) == ("normal", "ovs")
+    direct = talk.openstack.json("port show", "physnet1-vf2")
+    assert (direct["device_id"], direct["binding_vif_type"]) == (two["id"], "hw_veb")
+
+
 def test_a_port_is_hot_plugged_into_instance_1_and_out_again(talk: Talk) -> None:
     openstack, server = talk.openstack, talk.server
-    spare = talk.ports[1]
+    spare = talk.ports[2]
     address = spare["fixed_ips"][0]["ip_address"]
 
-    added = openstack.ok("server add port", "Instance-1", "physnet1-vf2")
+    added = openstack.ok("server add port", "Instance-1", "physnet1-vf3")
     assert added.out == ""
     shown = openstack.json("server show", "Instance-1")
     assert sorted(shown["addresses"]["physnet1"]) == sorted([address, "10.0.0.3"])
-    plugged = openstack.json("port show", "physnet1-vf2")
+    plugged = openstack.json("port show", "physnet1-vf3")
     assert (plugged["device_id"], plugged["binding_vif_type"]) == (server["id"], "hw_veb")
 
-    removed = openstack.ok("server remove port", "Instance-1", "physnet1-vf2")
+    removed = openstack.ok("server remove port", "Instance-1", "physnet1-vf3")
     assert removed.out == ""
 
     def unplugged() -> bool:
-        port = openstack.json("port show", "physnet1-vf2")
+        port = openstack.json("port show", "physnet1-vf3")
         return bool(port["device_id"] == "" and port["binding_vif_type"] == "unbound")
 
-    eventually(unplugged, "physnet1-vf2 unbound after `server remove port`")
+    eventually(unplugged, "physnet1-vf3 unbound after `server remove port`")
     shown = openstack.json("server show", "Instance-1")
     assert shown["addresses"] == {"physnet1": ["10.0.0.3"]}
 
