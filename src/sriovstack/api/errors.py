@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from sriovstack.api.microversions import refusal_headers
 from sriovstack.domain.errors import (
     Conflict,
     Forbidden,
@@ -113,7 +114,9 @@ def install_error_handlers(app: FastAPI) -> None:
         status = status_of(exc)
         extra = {"field": exc.field, "rule": exc.rule} if isinstance(exc, InvalidInput) else None
         body = error_body(request.url.path, status, str(exc), kind=neutron_type(exc), extra=extra)
-        headers = {"WWW-Authenticate": 'Keystone uri="/identity"'} if status == 401 else None
+        headers = refusal_headers(request)
+        if status == 401:
+            headers["WWW-Authenticate"] = 'Keystone uri="/identity"'
         return JSONResponse(body, status_code=status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
@@ -127,7 +130,7 @@ def install_error_handlers(app: FastAPI) -> None:
             kind="InvalidInput",
             extra={"field": field, "rule": rule},
         )
-        return JSONResponse(body, status_code=400)
+        return JSONResponse(body, status_code=400, headers=refusal_headers(request))
 
     @app.exception_handler(StarletteHTTPException)
     def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -135,7 +138,7 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 404 and message == "Not Found":
             message = f"The resource could not be found: {request.url.path}"
         body = error_body(request.url.path, exc.status_code, message)
-        return JSONResponse(body, status_code=exc.status_code)
+        return JSONResponse(body, status_code=exc.status_code, headers=refusal_headers(request))
 
 
 def describe_validation(errors: Any) -> tuple[str, str]:

@@ -88,9 +88,22 @@ Microversion = Annotated[ComputeVersion, Depends(compute_version)]
 
 def echo_headers(response: Response, version: ComputeVersion) -> None:
     """Say which microversion answered, in both header styles; novaclient warns without them."""
-    response.headers[NEW_HEADER] = f"{SERVICE} {version}"
-    response.headers[LEGACY_HEADER] = str(version)
-    response.headers["Vary"] = VARY
+    response.headers.update(version_headers(version))
+
+
+def version_headers(version: ComputeVersion) -> dict[str, str]:
+    return {NEW_HEADER: f"{SERVICE} {version}", LEGACY_HEADER: str(version), "Vary": VARY}
+
+
+def refusal_headers(request: Request) -> dict[str, str]:
+    """The version headers for a refused compute request, as Nova sends them on its faults;
+    none outside /compute/v2.1 or when the version asked for is itself what was refused."""
+    if not request.url.path.startswith("/compute/v2.1/"):
+        return {}
+    try:
+        return version_headers(parse_compute_version(request.headers))
+    except HTTPException:
+        return {}
 
 
 def _v21(request: Request) -> dict[str, Any]:

@@ -84,6 +84,23 @@ def test_a_version_out_of_range_is_406_in_novas_words(cloud: Cloud, asked: str) 
     )
 
 
+@pytest.mark.parametrize(
+    "path", ["/compute/v2.1/servers/nope", "/compute/v2.1/no-such-thing", "/compute/v2.1/flavors/x"]
+)
+def test_a_refusal_says_which_version_refused_it(cloud: Cloud, path: str) -> None:
+    # As Nova's faults do; novaclient warns of a missing header otherwise.
+    response = get(cloud, path, {NEW: "compute 2.60", LEGACY: "2.60"})
+    assert response.status_code == 404
+    assert (response.headers[NEW], response.headers[LEGACY]) == ("compute 2.60", "2.60")
+    assert "itemNotFound" in response.json()
+
+
+def test_a_refused_version_is_not_echoed(cloud: Cloud) -> None:
+    response = get(cloud, "/compute/v2.1/flavors", {LEGACY: "2.97"})
+    assert response.status_code == 406
+    assert NEW not in response.headers and LEGACY not in response.headers
+
+
 @pytest.mark.parametrize("asked", ["2.x", "2.01", "two", "2"])
 def test_a_malformed_version_is_a_bad_request_as_in_nova(cloud: Cloud, asked: str) -> None:
     response = get(cloud, "/compute/v2.1/flavors", {LEGACY: asked})
