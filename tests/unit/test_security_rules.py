@@ -19,6 +19,7 @@ from sriovstack.domain.attributes import (
 from sriovstack.domain.errors import InvalidInput
 from sriovstack.domain.security_rules import (
     Rule,
+    default_group_rules,
     default_rules,
     normalized_cidr,
     parse_protocol,
@@ -45,6 +46,12 @@ def test_rules_default_to_ipv4_and_any_protocol() -> None:
 
 def test_every_new_group_lets_everything_out() -> None:
     assert default_rules() == [Rule("egress", "IPv4"), Rule("egress", "IPv6")]
+    assert default_group_rules("g1") == [
+        Rule("egress", "IPv4"),
+        Rule("egress", "IPv6"),
+        Rule("ingress", "IPv4", remote_group_id="g1"),
+        Rule("ingress", "IPv6", remote_group_id="g1"),
+    ]
 
 
 @pytest.mark.parametrize(

@@ -77,6 +77,14 @@ def default_rules() -> list[Rule]:
     return [Rule("egress", "IPv4"), Rule("egress", "IPv6")]
 
 
+def default_group_rules(group_id: str) -> list[Rule]:
+    """A project's default group also lets in what its own members send, as Neutron's does."""
+    from_members = [
+        Rule("ingress", ethertype, remote_group_id=group_id) for ethertype in ("IPv4", "IPv6")
+    ]
+    return default_rules() + from_members
+
+
 def parse_rule(body: Mapping[str, Any]) -> Rule:
     direction = body.get("direction")
     if direction not in DIRECTIONS:

@@ -14,7 +14,13 @@ from sriovstack.domain.attributes import (
     stamp,
 )
 from sriovstack.domain.errors import Conflict, InUse, InvalidInput, NotFound
-from sriovstack.domain.security_rules import Rule, default_rules, normalized_cidr, parse_rule
+from sriovstack.domain.security_rules import (
+    Rule,
+    default_group_rules,
+    default_rules,
+    normalized_cidr,
+    parse_rule,
+)
 from sriovstack.services.environment import Caller, Environment
 from sriovstack.store.identity_tables import ProjectRow
 from sriovstack.store.network_tables import (
@@ -360,7 +366,8 @@ def _new_group(
         revision_number=1,
     )
     add_rows(session, [row])
-    add_rows(session, [_new_rule(env, row, rule, "") for rule in default_rules()])
+    rules = default_group_rules(row.id) if name == DEFAULT else default_rules()
+    add_rows(session, [_new_rule(env, row, rule, "") for rule in rules])
     return row
 
 

@@ -56,7 +56,16 @@ def test_each_project_gets_one_default_group_on_first_listing(cloud: Cloud) -> N
     first = demo.get(GROUPS)["security_groups"]
     assert [g["name"] for g in first] == ["default"]
     group = first[0]
-    assert egress_only(group) == [("egress", "IPv4", None), ("egress", "IPv6", None)]
+    # Neutron's default group: everything out, and in from the group's own members.
+    assert sorted(
+        (r["direction"], r["ethertype"], r["remote_group_id"])
+        for r in group["security_group_rules"]
+    ) == [
+        ("egress", "IPv4", None),
+        ("egress", "IPv6", None),
+        ("ingress", "IPv4", group["id"]),
+        ("ingress", "IPv6", group["id"]),
+    ]
     assert all(r["belongs_to_default_sg"] for r in group["security_group_rules"])
     assert group["stateful"] is True and group["shared"] is False
     assert group["project_id"] == group["tenant_id"] == demo.session.project_id  # type: ignore[union-attr]
