@@ -192,11 +192,18 @@ def test_local_sh_adds_the_key_the_rules_the_nameserver_and_seven_ports(
             "--os-project-name", project, "security", "group", "rule", "list", "default"
         )
         ingress = {
-            (r["IP Protocol"], r["Port Range"], r["IP Range"])
+            (r["IP Protocol"], r["Port Range"], r["IP Range"], r["Remote Security Group"])
             for r in rules
-            if r["Direction"] == "ingress" and r["IP Range"] == "0.0.0.0/0"
+            if r["Direction"] == "ingress" and r["Ethertype"] == "IPv4"
         }
-        assert ingress == {("tcp", "22:22", "0.0.0.0/0"), ("icmp", "", "0.0.0.0/0")}, project
+        group = shell.openstack(
+            "--os-project-name", project, "security", "group", "show", "default"
+        )
+        assert ingress == {
+            ("tcp", "22:22", "0.0.0.0/0", None),
+            ("icmp", "", "0.0.0.0/0", None),
+            (None, "", "0.0.0.0/0", group["id"]),  # Neutron's: from the group's own members
+        }, project
 
     shown = shell.ok(
         "neutron", "subnet-show", "provider_net", "-F", "dns_nameservers", "-f", "json"

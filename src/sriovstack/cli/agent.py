@@ -9,20 +9,21 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
-from sriovstack.agent.config import AgentConfig, load_agent_config
-from sriovstack.agent.cycle import Agent, CycleResult
-from sriovstack.agent.runner import run_agent
 from sriovstack.cli.cloud import Unreachable
 from sriovstack.client import DEFAULT_TIMEOUT, Client
 from sriovstack.client import Unreachable as ClientUnreachable
 from sriovstack.launch.cycles import did_change, done
-from sriovstack.launch.login import Login
-from sriovstack.launch.machines import Machine, open_machine
+
+if TYPE_CHECKING:
+    from sriovstack.agent.config import AgentConfig
+    from sriovstack.agent.cycle import Agent, CycleResult
+    from sriovstack.launch.login import Login
+    from sriovstack.launch.machines import Machine
 
 HEARTBEAT_LINE = 60.0  # seconds: when idle, one line at most this often says the agent is alive
 _SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -46,6 +47,14 @@ def agent(
     It cycles until SIGTERM or Ctrl-C: at once again after a cycle that changed something,
     otherwise when the host's desired state changes, or every loop interval (docs/agent.md).
     """
+    # Here, not at the top: the agent's configuration, machine and loop import the simulator,
+    # the hypervisors and the runner, which every other command would pay for, as main imports
+    # this module (and up imports it for CyclePrinter).
+    from sriovstack.agent.config import load_agent_config
+    from sriovstack.agent.cycle import Agent
+    from sriovstack.launch.login import Login
+    from sriovstack.launch.machines import open_machine
+
     settings = load_agent_config(config)
     out: Console = ctx.obj["out"]
     err: Console = ctx.obj["err"]
@@ -111,6 +120,8 @@ class _Interruptible:
 def _loop(
     built: Agent, login: Login, machine: Machine, printer: CyclePrinter, settings: AgentConfig
 ) -> None:
+    from sriovstack.agent.runner import run_agent  # agent() imported its config already
+
     stop = threading.Event()
     wrapped = _Interruptible(built)
 

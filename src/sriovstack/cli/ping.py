@@ -10,7 +10,7 @@ import ipaddress
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Group
@@ -35,7 +35,9 @@ from sriovstack.domain.errors import Conflict, InvalidInput, NotFound, Sriovstac
 from sriovstack.fabric.endpoints import Endpoint
 from sriovstack.fabric.results import LeaseResult, Leg, TraceResult
 from sriovstack.launch.statedir import StateDir, default_state_dir
-from sriovstack.launch.tracing import CloudFabric, build_fabric, saved_login
+
+if TYPE_CHECKING:
+    from sriovstack.launch.tracing import CloudFabric
 
 DROPPED = 1  # the exit status of a frame lost; errors have the codes of cli/errors.py
 
@@ -164,6 +166,10 @@ def _read(
     login: Login, state_dir: Path | None, refs: Sequence[str]
 ) -> tuple[CloudFabric, list[str]]:
     """The fabric now, and each ref as the fabric names its endpoint."""
+    # Here, not at the top: launch.tracing imports the control plane (FastAPI, SQLAlchemy),
+    # seconds that every other command would pay, as main imports this module.
+    from sriovstack.launch.tracing import build_fabric, saved_login
+
     state = StateDir((state_dir or default_state_dir(os.environ)).expanduser().absolute())
     if not login.auth_url:
         login = Login(*saved_login(state))

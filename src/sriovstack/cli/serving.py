@@ -8,23 +8,16 @@ import signal
 import threading
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
-from sriovstack.api.app import create_app
-from sriovstack.api.serving import RunningServer, start_in_thread
 from sriovstack.domain.errors import InvalidInput, SriovstackError
-from sriovstack.launch.controlplane import (
-    PASSWORD_VARIABLES,
-    bootstrap_cloud,
-    choose_passwords,
-    reachable_url,
-)
-from sriovstack.services.environment import Environment
 from sriovstack.services.settings import load_settings
-from sriovstack.store.database import Database
+
+if TYPE_CHECKING:
+    from sriovstack.api.serving import RunningServer
 
 
 class ServeFailed(SriovstackError):
@@ -58,6 +51,14 @@ def serve(
     It serves Keystone, Neutron, Nova and Glance shapes and the native API, with DevStack's
     users (admin and demo), flavors (m1.*) and images.
     """
+    # Here, not at the top: the API server and the store import FastAPI, uvicorn, SQLAlchemy
+    # and Alembic, seconds that every other command would pay, as main imports this module.
+    from sriovstack.api.app import create_app
+    from sriovstack.api.serving import start_in_thread
+    from sriovstack.launch.controlplane import bootstrap_cloud, choose_passwords
+    from sriovstack.services.environment import Environment
+    from sriovstack.store.database import Database
+
     if not 0 <= port <= 65535:
         raise InvalidInput("--port", "must be from 0 to 65535", port)
     settings = load_settings(os.environ, config)
@@ -88,6 +89,8 @@ def _announce(
     ctx: typer.Context, running: RunningServer, known: dict[str, str], generated: set[str]
 ) -> None:
     """The environment block on stdout (to source), the rest for people on stderr."""
+    from sriovstack.launch.controlplane import PASSWORD_VARIABLES  # serve imported it already
+
     out: Console = ctx.obj["out"]
     err: Console = ctx.obj["err"]
     url = _reachable(running)
@@ -114,6 +117,8 @@ def _announce(
 
 
 def _reachable(running: RunningServer) -> str:
+    from sriovstack.launch.controlplane import reachable_url  # serve imported it already
+
     return reachable_url(running.server.config.host, running.server.config.port)
 
 

@@ -11,30 +11,25 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from sriovstack.agent.cycle import CycleResult
 from sriovstack.cli.agent import CyclePrinter
 from sriovstack.cli.errors import api_exit_code, exit_code, one_line
 from sriovstack.cli.views import key, rows_table
 from sriovstack.client import ApiError
 from sriovstack.domain.errors import InvalidInput, SriovstackError
 from sriovstack.launch.cycles import did_change
-from sriovstack.launch.running import (
-    AgentFailed,
-    Cloud,
-    UpRequest,
-    bring_up,
-    check_port,
-    choose_fleet,
-)
 from sriovstack.launch.statedir import StateDir, default_state_dir
 from sriovstack.services.settings import load_settings
+
+if TYPE_CHECKING:
+    from sriovstack.agent.cycle import CycleResult
+    from sriovstack.launch.running import Cloud, UpRequest
 
 FORCED_EXIT = 130  # what a shell reports for a process ended by Ctrl-C
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -85,6 +80,10 @@ def up(
     When every agent has reported it prints the API's URL, the credentials, the openrc to
     source and the hosts. Ctrl-C or SIGTERM stops it cleanly; a second Ctrl-C forces.
     """
+    # Here, not at the top: launch.running imports the API server and the store (FastAPI,
+    # SQLAlchemy, Alembic), seconds that every other command would pay, as main imports this.
+    from sriovstack.launch.running import AgentFailed, UpRequest, bring_up, check_port, choose_fleet
+
     began = time.monotonic()
     if not 0 <= port <= 65535:
         raise InvalidInput("--port", "must be from 0 to 65535", port)

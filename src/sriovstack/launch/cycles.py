@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
-from sriovstack.agent.cycle import CycleResult
+if TYPE_CHECKING:
+    # For the annotations only: agent.cycle imports the whole agent, and the CLI imports this
+    # module at start for printing cycles (see cli/agent.py).
+    from sriovstack.agent.cycle import CycleResult
 
 
 def did_change(result: CycleResult) -> bool:
