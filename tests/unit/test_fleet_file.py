@@ -93,6 +93,7 @@ availability_zone = "rack-2"
 [host.facts]
 cpus = 16
 numa_cells = [{ id = 0, socket = 0 }, { id = 1, socket = 1 }]
+my_ip = "192.0.2.7"
 """
     )
 
@@ -104,7 +105,8 @@ numa_cells = [{ id = 0, socket = 0 }, { id = 1, socket = 1 }]
     assert x710.sriov.path == tmp_path / "conf" / "host.toml"
     assert x710.vfs == {"ens1f0": 8, "ens1f1": 0}
     assert x710.availability_zone == "rack-2"
-    assert x710.facts == FactsSettings(cpus=16, numa_cells=(CellFacts(0, 0), CellFacts(1, 1)))
+    cells = (CellFacts(0, 0), CellFacts(1, 1))
+    assert x710.facts == FactsSettings(cpus=16, numa_cells=cells, host_ip="192.0.2.7")
     assert x710.identity() == {"profile": "x710-quad", "vfs": {"ens1f0": 8, "ens1f1": 0}}
 
 
@@ -142,6 +144,7 @@ ONE = '[[host]]\nname = "a"\nprofile = "talk-after"\n'
         (ONE + "[host.facts]\ncpu = 3\n", "host[0].facts.cpu", "known: cpus, memory_mib"),
         (ONE + "[host.facts]\ncpus = 0\n", "host[0].facts.cpus", "from 1 to 4096"),
         (ONE + '[host.facts]\nnuma_cells = "2"\n', "host[0].facts.numa_cells", "a count"),
+        (ONE + '[host.facts]\nhost_ip = "10.0.0"\n', "host[0].facts.host_ip", "IPv4 or IPv6"),
         (
             ONE + "[host.facts]\nnuma_cells = [{ id = 0 }, { id = 0 }]\n",
             "host[0].facts.numa_cells",

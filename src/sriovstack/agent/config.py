@@ -266,6 +266,12 @@ def _kernel_files(kernel: KernelSettings, host: HostSettings) -> KernelSettings:
     return kernel
 
 
+def read_facts(data: object, naming: Naming) -> FactsSettings:
+    """A host's facts table (cpus, memory_mib, numa_cells, host_ip or my_ip): the agent's
+    ``[host.facts]``, or a host's facts in a fleet file; errors name each key by ``naming``."""
+    return _facts(_Section.of("host.facts", data, Path("."), naming))
+
+
 def _facts(facts: _Section) -> FactsSettings:
     cells = facts.data.get("numa_cells")
     return FactsSettings(
@@ -378,6 +384,14 @@ def _loop(loop: _Section) -> Timing:
 # ------------------------------------------------------------------------------ reading values
 
 
+Naming = Callable[[str | None], str]
+"""How errors name a key of a table (None: the table itself)."""
+
+
+def _bracketed(name: str) -> Naming:
+    return lambda key: f"[{name}]" if key is None else f"[{name}] {key}"
+
+
 @dataclass(frozen=True, slots=True)
 class _Section:
     """One table of the file: its values read with errors naming ``[name] key``."""
@@ -385,24 +399,24 @@ class _Section:
     name: str
     data: Mapping[str, Any]
     base: Path
+    naming: Naming
 
     @classmethod
-    def of(cls, name: str, data: object, base: Path) -> _Section:
+    def of(cls, name: str, data: object, base: Path, naming: Naming | None = None) -> _Section:
+        naming = naming or _bracketed(name)
         if not isinstance(data, dict):
-            raise InvalidInput(f"[{name}]", "must be a table")
+            raise InvalidInput(naming(None), "must be a table")
         known = _KEYS[name]
         for key in data:
             if key not in known:
-                raise InvalidInput(
-                    f"[{name}] {key}", f"is not a known key; known: {', '.join(known)}"
-                )
-        return cls(name, data, base)
+                raise InvalidInput(naming(key), f"is not a known key; known: {', '.join(known)}")
+        return cls(name, data, base, naming)
 
     def table(self, key: str) -> _Section:
         return _Section.of(f"{self.name}.{key}", self.data[key], self.base)
 
     def invalid(self, key: str, rule: str, value: object = None) -> InvalidInput:
-        return InvalidInput(f"[{self.name}] {key}", rule, value)
+        return InvalidInput(self.naming(key), rule, value)
 
     def text(self, key: str, *, required: bool = False) -> str | None:
         value = self.data.get(key)

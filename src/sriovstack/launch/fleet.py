@@ -10,18 +10,15 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TypeGuard
 
-from sriovstack.agent.config import FactsSettings, SriovSettings, read_sriov_config
+from sriovstack.agent.config import FactsSettings, SriovSettings, read_facts, read_sriov_config
 from sriovstack.domain.errors import InvalidInput, NotFound
-from sriovstack.domain.reporting import MAX_CPUS, MAX_MEMORY_MIB, CellFacts
 from sriovstack.simulator.profiles import load_profile
 
 DEFAULT_SOURCE = "the default fleet"
-MAX_CELL = 1023
 MAX_HOST_NAME = 63  # a DNS label: the name is also the host's directory in the state dir
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _TOP_KEYS = ("controller", "host")
 _HOST_KEYS = ("name", "profile", "vfs", "config", "availability_zone", "facts")
-_FACT_KEYS = ("cpus", "memory_mib", "numa_cells")
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,37 +186,8 @@ class _Host:
         return read_sriov_config(path, self.invalid, prefix)
 
     def _facts(self, facts: object) -> FactsSettings:
-        if not isinstance(facts, dict):
-            raise self.invalid("facts", "must be a table: cpus, memory_mib, numa_cells")
-        _known(facts, _FACT_KEYS, f"{self.source}: ", f"host[{self.index}].facts.")
-        for key, high in (("cpus", MAX_CPUS), ("memory_mib", MAX_MEMORY_MIB)):
-            if key in facts and not _whole(facts[key], 1, high):
-                raise self.invalid(f"facts.{key}", f"must be a whole number from 1 to {high}")
-        cells = facts.get("numa_cells")
-        return FactsSettings(
-            cpus=facts.get("cpus"),
-            memory_mib=facts.get("memory_mib"),
-            numa_cells=None if cells is None else self._cells(cells),
-        )
-
-    def _cells(self, cells: object) -> tuple[CellFacts, ...]:
-        rule = "must be a count of NUMA nodes, or a list of { id = N, socket = N }"
-        if _whole(cells, 1, MAX_CELL + 1):
-            return tuple(CellFacts(i) for i in range(cells))
-        if not isinstance(cells, list) or not cells:
-            raise self.invalid("facts.numa_cells", rule, cells)
-        parsed = []
-        for i, cell in enumerate(cells):
-            if not isinstance(cell, dict) or not set(cell) <= {"id", "socket"} or "id" not in cell:
-                raise self.invalid(f"facts.numa_cells[{i}]", rule, cell)
-            for key in ("id", "socket"):
-                if key in cell and not _whole(cell[key], 0, MAX_CELL):
-                    where = f"facts.numa_cells[{i}].{key}"
-                    raise self.invalid(where, f"must be a whole number from 0 to {MAX_CELL}")
-            parsed.append(CellFacts(cell["id"], cell.get("socket")))
-        if len({cell.id for cell in parsed}) != len(parsed):
-            raise self.invalid("facts.numa_cells", "lists a NUMA node id twice")
-        return tuple(parsed)
+        where = f"{self.source}: host[{self.index}].facts"
+        return read_facts(facts, lambda key: where if key is None else f"{where}.{key}")
 
 
 def _whole(value: object, low: int, high: int) -> TypeGuard[int]:
