@@ -27,6 +27,20 @@ def console_script(name: str) -> str:
     return found
 
 
+# Starts a command with SIGINT at its default. A shell starts background jobs (a CI script run
+# with `&`, say) with SIGINT ignored, children inherit that, and a Python started so never
+# turns SIGINT into KeyboardInterrupt; these tests stop servers with SIGINT, as Ctrl-C does.
+_SIGINT_DEFAULT = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "os.execv(sys.argv[1], sys.argv[1:])"
+)
+
+
+def interruptible(argv: Sequence[str]) -> list[str]:
+    """``argv`` run with SIGINT at its default, whatever this process inherited."""
+    return [sys.executable, "-c", _SIGINT_DEFAULT, *argv]
+
+
 def quiet_env(home: Path) -> dict[str, str]:
     """This process's environment without a person's settings, for a command run as a child.
 
@@ -97,7 +111,7 @@ class Upped:
 def launch_up(args: Sequence[str], env: dict[str, str]) -> Upped:
     """Start ``sriovstack up --port 0 --json ARGS...`` with its output pumped into an Upped."""
     process = subprocess.Popen(
-        [console_script("sriovstack"), "up", "--port", "0", "--json", *args],
+        interruptible([console_script("sriovstack"), "up", "--port", "0", "--json", *args]),
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import IO
 
 import pytest
+from tests.e2e.processes import interruptible
 from tests.e2e.running import Cli
 
 STARTUP = 60.0  # seconds: a fresh database is migrated before the server listens
@@ -62,7 +63,7 @@ def serving(env: dict[str, str], database: Path) -> Iterator[Served]:
     script = shutil.which("sriovstack", path=os.path.dirname(sys.executable))
     assert script, "the sriovstack console script is not installed beside this Python"
     process = subprocess.Popen(
-        [script, "serve", "--port", "0", "--database-url", f"sqlite:///{database}"],
+        interruptible([script, "serve", "--port", "0", "--database-url", f"sqlite:///{database}"]),
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

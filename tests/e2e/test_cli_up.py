@@ -218,6 +218,9 @@ def test_a_first_signal_asks_to_stop_and_a_second_forces(monkeypatch: pytest.Mon
     notes: list[str] = []
     monkeypatch.setattr(os, "_exit", exits.append)  # what a forced stop calls
     stop = threading.Event()
+    before = signal.getsignal(
+        signal.SIGINT
+    )  # SIG_IGN where a shell started pytest in the background
 
     with up.stopped_by_signals(stop, notes.append):
         os.kill(os.getpid(), signal.SIGINT)
@@ -228,7 +231,7 @@ def test_a_first_signal_asks_to_stop_and_a_second_forces(monkeypatch: pytest.Mon
 
     assert exits == [up.FORCED_EXIT]
     assert notes == ["forced to stop: each host keeps the state of its last finished cycle"]
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+    assert signal.getsignal(signal.SIGINT) is before  # put back
 
 
 def test_a_bad_fleet_file_exits_2_naming_the_key(cli: Cli, tmp_path: Path) -> None:
