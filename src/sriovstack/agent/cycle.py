@@ -24,6 +24,7 @@ from sriovstack.agent.binding import (
 from sriovstack.agent.facts import local_address
 from sriovstack.agent.fdbstep import FdbOutcome, reconcile_fdb
 from sriovstack.client import ApiError, Client
+from sriovstack.domain.addresses import PciAddress
 from sriovstack.domain.errors import SriovstackError
 from sriovstack.domain.hostconfig import HostConfig
 from sriovstack.domain.inventory import HostInventory
@@ -44,7 +45,7 @@ from sriovstack.domain.reporting import (
     report_to_wire,
 )
 from sriovstack.domain.vfconfig import CLEAN, VFConfig
-from sriovstack.host.configuring import set_vf_config
+from sriovstack.host.configuring import set_vf_configs
 from sriovstack.host.inventory import read_inventory
 from sriovstack.host.kernel import Kernel
 from sriovstack.virt.hypervisor import Hypervisor
@@ -191,14 +192,22 @@ class Agent:
         return replace(self.facts, host_ip=self.memory.host_ip)
 
     def _apply(self, actions: Sequence[Action]) -> dict[str, str]:
-        """Apply each action; a failure is recorded for its port, and the others go on."""
+        """Apply the actions a PF at a time; a failure is recorded for its port, and the others
+        go on.
+
+        A batch per PF rather than a cache of the PFs observed this cycle: the batch keeps the
+        one PF read, the writes it must account for and the read-back together in the host
+        layer, where nothing can use a stale observation, and reads the PF just before writing,
+        so that settings changed by hand since the cycle began are merged, not trampled.
+        """
         errors: dict[str, str] = {}
-        for action in actions:
-            try:
-                set_vf_config(self.kernel, str(action.pf), action.vf_index, action.change)
-            except SriovstackError as exc:
-                if isinstance(action, Configure):
-                    errors[action.port_id] = str(exc)
+        for pf, group in _by_pf(actions).items():
+            # plan_vfs gives one action per VF, so keying them by VF index loses none.
+            outcomes = set_vf_configs(self.kernel, str(pf), {a.vf_index: a.change for a in group})
+            for action in group:
+                outcome = outcomes[action.vf_index]
+                if isinstance(outcome, SriovstackError) and isinstance(action, Configure):
+                    errors[action.port_id] = str(outcome)
         return errors
 
     def _verify(self, bound: Sequence[BoundPort], observed: Mapping[VfKey, VFConfig]) -> set[str]:
@@ -430,6 +439,14 @@ class Agent:
     def _events(self, events: list[dict[str, Any]]) -> None:
         if events:
             self.client.post(f"/v1/hosts/{self.host}/events", {"events": events})
+
+
+def _by_pf(actions: Sequence[Action]) -> dict[PciAddress, list[Action]]:
+    """The actions grouped by PF, each group in the plan's VF order."""
+    groups: dict[PciAddress, list[Action]] = {}
+    for action in actions:
+        groups.setdefault(action.pf, []).append(action)
+    return groups
 
 
 def _clean(port: Mapping[str, Any], observed: Mapping[VfKey, VFConfig]) -> bool:
