@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sriovstack.domain.addresses import PciAddress
 from sriovstack.domain.alias import NumaPolicy
 from sriovstack.domain.devspec import DevType, read_bool
+from sriovstack.domain.errors import InvalidInput
 from sriovstack.domain.pools import PoolKey
 from sriovstack.domain.requesting import (
     DeviceRequest,
@@ -61,6 +62,37 @@ class BootRequest:
     # and, as in Nova, its devices may come from any node.
     guest_numa_cells: tuple[int, ...] = ()
     numa_policy: NumaPolicy | None = None  # the flavor's or image's (resolve_numa_policy)
+    # The one host an admin named (``ZONE:HOST`` or, from 2.74, ``host``). Unlike Nova's old
+    # forced host it still goes through every filter: a VF guest on a host without a free VF
+    # would only fail later, on the host.
+    host: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneAndHost:
+    """Where a boot asks to go: a zone, a host, both or neither."""
+
+    zone: str | None
+    host: str | None
+
+
+def parse_zone_and_host(value: str) -> ZoneAndHost:
+    """Nova's ``availability_zone`` with its admin form ``ZONE:HOST[:NODE]`` (or ``ZONE::NODE``).
+
+    An empty part means "not asked": ``:HOST`` is any zone, ``ZONE:`` no host. A host is its
+    own (only) node here, so a NODE must be the HOST, or stands for it when HOST is empty.
+    """
+    parts = value.split(":")
+    if len(parts) > 3:
+        rule = "Unable to parse availability_zone: use ZONE, ZONE:HOST or ZONE:HOST:NODE"
+        raise InvalidInput("availability_zone", rule, value)
+    zone, host, node = [*parts, "", ""][:3]
+    if host and node and node != host:
+        rule = (
+            f"names node {node} of host {host}, but a host is its own node: give {host} or no node"
+        )
+        raise InvalidInput("availability_zone", rule, value)
+    return ZoneAndHost(zone or None, host or node or None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -381,6 +413,12 @@ def _numbers(items: set[int] | set[int | None]) -> str:
 # ---------------------------------------------------------------- host filters
 
 
+def _check_named_host(boot: BootRequest, host: HostState) -> str:
+    if boot.host is None or boot.host == host.name:
+        return ""
+    return f"not the host the boot asks for ({boot.host})"
+
+
 def _check_enabled(boot: BootRequest, host: HostState) -> str:
     if host.enabled:
         return ""
@@ -411,6 +449,7 @@ def _check_vcpus(boot: BootRequest, host: HostState) -> str:
 
 
 _HOST_FILTERS: tuple[Callable[[BootRequest, HostState], str], ...] = (
+    _check_named_host,
     _check_enabled,
     _check_alive,
     _check_zone,

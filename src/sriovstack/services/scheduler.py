@@ -29,6 +29,7 @@ from sriovstack.store.pools import (
     PoolDemand,
     all_host_ids,
     candidate_hosts,
+    host_id_named,
     host_states,
 )
 from sriovstack.store.querying import Session
@@ -93,6 +94,7 @@ def place(
                 strategy=settings.scheduler_strategy,
                 limit=settings.scheduler_candidates,
                 skip=tried | raced,
+                host=boot.host,
             )
             if not ids:
                 if not raced:
@@ -134,12 +136,15 @@ def place(
 
 
 def explain(env: Environment, boot: BootRequest, weighing: Weighing) -> str:
-    """Why no host takes ``boot`` now, per host (grouped when there are many)."""
+    """Why no host takes ``boot`` now, per host (grouped when there are many); only the named
+    host's reason when the boot names one."""
     alive_since = env.now() - env.settings.agent_down_time
     with env.unit_of_work() as uow:
-        ids = all_host_ids(uow.session)
+        ids = _hosts_to_explain(uow.session, boot)
         examined = ids[:EXPLAIN_LIMIT]
         states = host_states(uow.session, examined, alive_since=alive_since)
+    if boot.host is not None and not ids:  # removed since the boot was accepted
+        return explain_no_valid_host([(boot.host, "no compute host has this name")])
     ranking = rank_hosts(boot, [state for _, state in states], weighing=weighing)
     rejected = list(ranking.rejected)
     rejected.extend(
@@ -150,6 +155,13 @@ def explain(env: Environment, boot: BootRequest, weighing: Weighing) -> str:
     if len(ids) > len(examined):
         message += f" ({len(ids) - len(examined)} more hosts not examined)"
     return message
+
+
+def _hosts_to_explain(session: Session, boot: BootRequest) -> list[int]:
+    if boot.host is None:
+        return all_host_ids(session)
+    named = host_id_named(session, boot.host)
+    return [] if named is None else [named]
 
 
 def pool_demands(requests: Sequence[DeviceRequest]) -> list[PoolDemand]:

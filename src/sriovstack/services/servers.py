@@ -15,7 +15,7 @@ from sriovstack.domain.alias import (
     parse_alias_counts,
     parse_numa_policy,
 )
-from sriovstack.domain.errors import ConcurrentUpdate, Conflict, InvalidInput, NotFound
+from sriovstack.domain.errors import ConcurrentUpdate, Conflict, Forbidden, InvalidInput, NotFound
 from sriovstack.domain.requesting import (
     IMAGE_NUMA_PROPERTY,
     DeviceRequest,
@@ -25,7 +25,7 @@ from sriovstack.domain.requesting import (
     parse_vnic_type,
     resolve_numa_policy,
 )
-from sriovstack.domain.scheduling import BootRequest
+from sriovstack.domain.scheduling import BootRequest, ZoneAndHost, parse_zone_and_host
 from sriovstack.services.desired import port_binding, touch_host
 from sriovstack.services.environment import Caller, Environment
 from sriovstack.services.events import record_event
@@ -50,6 +50,10 @@ VIF_TYPES = {VnicType.DIRECT_PHYSICAL: "hostdev_physical"}  # every other SR-IOV
 POWER_RUNNING, POWER_NOSTATE = 1, 0
 FLAVOR_EMBEDDED_SINCE = 47
 RECORD_ATTEMPTS = 3
+HOST_SINCE = 74  # "host" and "hypervisor_hostname" in the boot body (Nova 2.74)
+# Nova's policies for naming the host of a boot (both admin-only by default).
+FORCED_HOST_POLICY = "os_compute_api:servers:create:forced_host"
+REQUESTED_DESTINATION_POLICY = "compute:servers:create:requested_destination"
 FILTERS = ("name", "status", "host", "project_id", "tenant_id", "all_tenants", "flavor", "image")
 
 
@@ -63,10 +67,11 @@ def create_server(
     """
     caller.require_member("creating a server")
     name = _name(body.get("name"))
+    target = _target(caller, body, minor)
     server_id = env.new_id()
     for attempt in range(1, RECORD_ATTEMPTS + 1):
         try:
-            boot, port_ids = _record(env, caller, body, server_id, name)
+            boot, port_ids = _record(env, caller, body, server_id, name, target)
             break
         except ConcurrentUpdate:
             # A port made for a network NIC lost an address to another writer: try again.
@@ -83,7 +88,12 @@ def create_server(
 
 
 def _record(
-    env: Environment, caller: Caller, body: Mapping[str, Any], server_id: str, name: str
+    env: Environment,
+    caller: Caller,
+    body: Mapping[str, Any],
+    server_id: str,
+    name: str,
+    target: ZoneAndHost,
 ) -> tuple[BootRequest, list[str]]:
     """Check the request and record the server in BUILD with its ports; nothing on refusal."""
     now = env.now()
@@ -92,15 +102,17 @@ def _record(
         flavor = _flavor(session, caller, body.get("flavorRef"))
         image = _image(session, caller, body.get("imageRef"))
         key_name = _key_name(session, caller, body.get("key_name"))
-        zone = _zone(body.get("availability_zone"))
+        host_zone = _host_zone(session, target.host)
+        zone = target.zone or host_zone  # shown as OS-EXT-AZ:availability_zone until placed
         ports = _ports(env, session, caller, body.get("networks"))
         requests = _device_requests(env, session, flavor, ports)
         boot = BootRequest(
             ram_mib=flavor.ram,
             vcpus=flavor.vcpus,
-            availability_zone=zone,
+            availability_zone=target.zone,
             devices=tuple(requests),
             numa_policy=_boot_policy(flavor, image),
+            host=target.host,
         )
         session.add(
             ServerRow(
@@ -575,6 +587,80 @@ def _zone(value: Any) -> str | None:
     if not isinstance(value, str) or len(value) > NAME_LENGTH:
         raise InvalidInput("availability_zone", "must be a zone name", value)
     return value
+
+
+class ComputeHostNotFound(InvalidInput):
+    """A boot names a host that is not registered: a 400 in Nova's words (2.74's ``host``)."""
+
+    def __init__(self, field: str, host: str) -> None:
+        super().__init__(field, "is not a compute host", host)
+
+    def __str__(self) -> str:
+        return f"Compute host {self.value} could not be found."
+
+
+def _target(caller: Caller, body: Mapping[str, Any], minor: int) -> ZoneAndHost:
+    """The zone and the host a boot asks for; naming a host is for admins (Nova's policies).
+
+    Checked before anything is read or written, so a refusal leaves nothing behind.
+    """
+    legacy = parse_zone_and_host(_zone(body.get("availability_zone")) or "")
+    named = _named_host(body, minor)
+    if legacy.host is not None:
+        _require_policy(caller, FORCED_HOST_POLICY)
+    if named is not None:
+        _require_policy(caller, REQUESTED_DESTINATION_POLICY)
+        if legacy.host is not None:
+            raise InvalidInput(
+                "host",
+                "One mechanism with host and/or hypervisor_hostname and another mechanism "
+                "with zone:host:node are mutually exclusive.",
+            )
+    return ZoneAndHost(legacy.zone, legacy.host or named)
+
+
+def _require_policy(caller: Caller, policy: str) -> None:
+    if not caller.is_admin:
+        raise Forbidden(
+            f"Policy doesn't allow {policy} to be performed: "
+            "only an admin may choose the host a server boots on."
+        )
+
+
+def _named_host(body: Mapping[str, Any], minor: int) -> str | None:
+    """``host`` or ``hypervisor_hostname`` (from 2.74; one and the same here, as a host is
+    its own node). Before 2.74 Nova's schema refuses them, and so do we: ignoring them would
+    boot the server somewhere the admin did not ask for."""
+    given = {key: body[key] for key in ("host", "hypervisor_hostname") if key in body}
+    if not given:
+        return None
+    if minor < HOST_SINCE:
+        key = next(iter(given))
+        rule = (
+            f"is not a server attribute at microversion 2.{minor}: it arrives in "
+            f"2.{HOST_SINCE} (or ask for availability_zone ZONE:HOST)"
+        )
+        raise InvalidInput(key, rule, given[key])
+    for key, value in given.items():
+        if not (isinstance(value, str) and _HOST_NAME.fullmatch(value)):
+            raise InvalidInput(
+                key, "must be a host name (1-255 letters, digits, '.', '_' or '-')", value
+            )
+    host, node = given.get("host"), given.get("hypervisor_hostname")
+    if host is not None and node is not None and host != node:
+        rule = f"names node {node} of host {host}, but a host is its own node: give {host}"
+        raise InvalidInput("hypervisor_hostname", rule, node)
+    return str(host or node)
+
+
+def _host_zone(session: Session, host: str | None) -> str | None:
+    """The zone of the named host (None when no host is named); a 400 if there is none."""
+    if host is None:
+        return None
+    rows = find_rows(session, HostRow, where={"name": host})
+    if not rows:
+        raise ComputeHostNotFound("host", host)
+    return rows[0].availability_zone or None
 
 
 def _ports(env: Environment, session: Session, caller: Caller, networks: Any) -> list[PortRow]:

@@ -105,12 +105,14 @@ def candidate_hosts(
     strategy: str,
     limit: int,
     skip: Collection[int] = (),
+    host: str | None = None,
 ) -> list[int]:
     """IDs of up to ``limit`` hosts that pass the cheap filters, best first for ``strategy``.
 
     The walk follows an index (free devices of the most demanded pool kind, or the hosts'
     free device count for a boot without devices) and stops after ``limit`` hosts, so its
     cost does not grow with the fleet. The domain's filters and weighers judge the rest.
+    A named ``host`` is the only candidate, if it passes.
     """
     host_filters: list[ColumnElement[bool]] = [
         HostRow.enabled.is_(True),
@@ -121,6 +123,11 @@ def candidate_hosts(
         host_filters.append(HostRow.availability_zone == availability_zone)
     if skip:
         host_filters.append(HostRow.id.not_in(list(skip)))
+    if host is not None:
+        # Found through the unique index on the name, whatever the fleet's size. Its pools
+        # are left to the domain's filters: walking the pool index for one host would not be.
+        named = select(HostRow.id).where(HostRow.name == host, *host_filters)
+        return list(session.scalars(named))
     if not demands:
         # Keep guests without devices off hosts with devices (Nova's PCIWeigher).
         query: Any = (
@@ -160,6 +167,11 @@ def candidate_hosts(
             found.append(host_id)
         if len(found) == limit:
             break
+    return found
+
+
+def host_id_named(session: Session, name: str) -> int | None:
+    found: int | None = session.scalar(select(HostRow.id).where(HostRow.name == name))
     return found
 
 
