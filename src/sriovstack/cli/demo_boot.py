@@ -31,15 +31,24 @@ VF_PORTS = tuple(f"physnet1-vf{i}" for i in range(1, 8))
 BOOT = f"nova boot --flavor {FLAVOR_NAME} --key_name {KEY_NAME} --image {IMAGE_NAME}"
 
 
-def boot(cloud: Cloud, name: str, nic: dict[str, str], zone: str | None = None) -> dict[str, Any]:
-    """``nova boot`` as the talk types it, with one NIC (``{"port": ID}`` or ``{"uuid": ID}``)."""
+def boot(
+    cloud: Cloud,
+    name: str,
+    nic: dict[str, str],
+    zone: str | None = None,
+    *,
+    key: str | None = KEY_NAME,
+) -> dict[str, Any]:
+    """``nova boot`` as the talk types it, with one NIC (``{"port": ID}`` or ``{"uuid": ID}``);
+    ``key`` is a key pair of the user ``cloud`` is logged in as (key pairs are per user)."""
     body: dict[str, Any] = {
         "name": name,
         "flavorRef": FLAVOR.find_id(cloud, FLAVOR_NAME),
         "imageRef": IMAGE.find_id(cloud, IMAGE_NAME),
-        "key_name": KEY_NAME,
         "networks": [nic],
     }
+    if key:
+        body["key_name"] = key
     if zone:
         body["availability_zone"] = zone
     server: dict[str, Any] = cloud.post(f"{NOVA}/servers", {"server": body})["server"]

@@ -20,7 +20,6 @@ from sriovstack.launch.demo import DemoHost
 from sriovstack.launch.demo_hosts import (
     FDB_LOCAL_CONF,
     SHARED,
-    SHARED_ZONE,
     UPLINKS,
     shared_config,
 )
@@ -103,25 +102,26 @@ def _removed_by_hand(stage: Stage, log: StepLog, host: DemoHost, mac: MacAddress
 def _join(stage: Stage, log: StepLog) -> DemoHost:
     log.command(
         f"# sriov-2 joins: OVS_PHYSICAL_BRIDGE=br-{PF} PUBLIC_INTERFACE={PF} "
-        f"PHYSICAL_DEVICE_MAPPINGS=physnet1:{PF}  (zone {SHARED_ZONE})"
+        f"PHYSICAL_DEVICE_MAPPINGS=physnet1:{PF}"
     )
     log.progress("sriov-2 boots, makes its VFs, and its agent joins")
     kernel = SimulatedKernel(load_profile("talk-after"))
     provisioning.set_vf_count(kernel, PF, 7)
-    host = stage.cloud.join(SHARED, kernel, shared_config(fdb=False), uplink=PF, zone=SHARED_ZONE)
+    host = stage.cloud.join(SHARED, kernel, shared_config(fdb=False), uplink=PF)
     log.say(f"  {SHARED} joined: 7 VFs on {PF}; [FDB] shared_physical_device_mappings not set")
     return host
 
 
 def _boot_pair(stage: Stage, log: StepLog, host: DemoHost) -> MacAddress:
     """Instance-3 on OVS and Instance-4 on a VF, both on sriov-2; Instance-3's MAC."""
-    demo = stage.demo
-    log.command(
-        f"$ nova boot ... --availability-zone {SHARED_ZONE} --nic net-id=$net_id {OVS_GUEST}"
-    )
-    boot(demo, OVS_GUEST, {"uuid": stage.network["id"]}, SHARED_ZONE)
-    log.command(f"$ nova boot ... --availability-zone {SHARED_ZONE} --nic port-id=$vf3 {VF_GUEST}")
-    boot(demo, VF_GUEST, {"port": stage.ports["physnet1-vf3"]["id"]}, SHARED_ZONE)
+    # As the admin (`. openrc admin demo`), who may name the host: nova:sriov-2. The key pair
+    # is the demo user's, so these two have none.
+    admin, zone = stage.admin, f"nova:{SHARED}"
+    log.command("$ . ./openrc admin demo")
+    log.command(f"$ nova boot ... --availability-zone {zone} --nic net-id=$net_id {OVS_GUEST}")
+    boot(admin, OVS_GUEST, {"uuid": stage.network["id"]}, zone, key=None)
+    log.command(f"$ nova boot ... --availability-zone {zone} --nic port-id=$vf3 {VF_GUEST}")
+    boot(admin, VF_GUEST, {"port": stage.ports["physnet1-vf3"]["id"]}, zone, key=None)
     converge(host, log)
     stage.servers.update(server_rows(stage.admin, (OVS_GUEST, VF_GUEST), all_projects=True))
     placed = {

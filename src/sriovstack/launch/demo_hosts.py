@@ -16,8 +16,6 @@ from sriovstack.launch.fleet import Fleet, FleetHost, default_fleet
 
 CONTROLLER = "sriov-1"
 SHARED = "sriov-2"
-SHARED_ZONE = "shared-pf"
-"""sriov-2's availability zone: boots that ask for it land there, the talk's boots do not."""
 
 SHARED_LOCAL_CONF = """\
 # sriov-2: a compute node like the talk's host, but its OVS bridge is on enp3s0f1, the PF
@@ -53,7 +51,7 @@ def shared_config(*, fdb: bool) -> HostConfig:
 
 
 def demo_fleet() -> Fleet:
-    """sriov-1 as ``sriovstack up`` ships it (the controller) and sriov-2 in its own zone."""
+    """sriov-1 as ``sriovstack up`` ships it (the controller) and sriov-2."""
     shipped = default_fleet()
     talk = shipped.host(CONTROLLER)
     shared = FleetHost(
@@ -61,6 +59,5 @@ def demo_fleet() -> Fleet:
         profile="talk-after",
         vfs={"enp3s0f1": 7},
         sriov=SriovSettings(shared_config(fdb=False), Path("sriov-2-local.conf"), "local.conf"),
-        availability_zone=SHARED_ZONE,
     )
     return replace(shipped, source="the demo", hosts=(talk, shared), controller=CONTROLLER)
