@@ -9,11 +9,12 @@ from typing import Any, Protocol
 
 from sriovstack.domain.addresses import MacAddress, PciAddress
 from sriovstack.domain.errors import Conflict, InvalidInput, KernelError, NotFound
-from sriovstack.domain.inventory import PFEntry, VFEntry
+from sriovstack.domain.observed import ObservedVF
 from sriovstack.domain.vfconfig import VFConfigChange, VlanTag
 from sriovstack.host.configuring import set_vf_config
 from sriovstack.host.inventory import DEVICES, read_pf
 from sriovstack.host.kernel import Kernel
+from sriovstack.host.locating import locate_vf
 from sriovstack.host.provisioning import VFIO, bind_vf
 from sriovstack.virt.guests import (
     Guest,
@@ -174,10 +175,8 @@ class SimulatedHypervisor:
     def _take_vf(self, kernel: GuestKernel, nic: GuestNic, holder: str) -> None:
         """As libvirt's managed hostdev: bind the VF to vfio-pci, open it, set its MAC and VLAN."""
         address = _address(nic)
-        pf, vf = _locate(kernel, address)
-        if vf.config is None:
-            raise Conflict(f"{pf.name}: VF configs are unavailable ({pf.vf_config_note})")
-        lent = Lent(vf.driver, vf.config.mac, vf.config.vlan)
+        vf = _observe_vf(kernel, address)
+        lent = Lent(vf.driver, vf.mac, vf.vlan)
         bind_vf(kernel, address, VFIO)
         try:
             # Opened before it is programmed, so a VF someone else holds is left untouched.
@@ -188,8 +187,9 @@ class SimulatedHypervisor:
                 raise Conflict(f"{address} is {exc.detail}") from None
             raise
         try:
-            wanted = VFConfigChange(mac=nic.mac, vlan=VlanTag(nic.vlan or 0))
-            set_vf_config(kernel, str(pf.address), vf.index, wanted)
+            # Binding the VF to vfio-pci leaves the PF's settings for it alone: what was observed
+            # before still holds.
+            _program(kernel, vf, nic.mac, VlanTag(nic.vlan or 0))
         except BaseException:
             kernel.release_vf(address)
             _restore(kernel, address, lent)
@@ -318,20 +318,80 @@ def _check_whole_pf(kernel: Kernel, address: PciAddress) -> None:
         raise Conflict(f"PF {address} has VFs, so it cannot be passed through whole")
 
 
-def _locate(kernel: Kernel, address: PciAddress) -> tuple[PFEntry, VFEntry]:
-    physfn = f"{DEVICES}/{address}/physfn"
-    if not kernel.is_link(physfn):
-        raise NotFound("VF", address)
-    pf = read_pf(kernel, PciAddress.parse(posixpath.basename(kernel.readlink(physfn))))
-    vf = next(vf for vf in pf.vfs if vf.address == address)
-    return pf, vf
+@dataclass(frozen=True, slots=True)
+class _VfState:
+    """One VF as libvirt looks at it before a guest takes it or after one gave it back."""
+
+    pf: PciAddress
+    index: int
+    driver: str | None
+    mac: MacAddress
+    vlan: VlanTag
+
+
+# Why a VF is looked at on its own rather than guests started as a batch sharing one PF read:
+# libvirt starts one domain at a time and, for each <interface type='hostdev'>, finds the VF's
+# PF and index in sysfs, saves the VF's MAC and VLAN from one RTM_GETLINK of the PF
+# (virNetDevSaveNetConfig) and sets them with one RTM_SETLINK. The Hypervisor protocol keeps
+# that shape, so the libvirt driver needs no batch it could only fake; and a read shared across
+# starts would be a cache that a VF changed in between (by hand, by the agent) makes stale.
+# So each start costs what libvirt's does: a few sysfs reads of that VF and one RTM_GETLINK,
+# never the PF's whole inventory (sysfs of all its VFs), whatever the PF's VF count.
+def _observe_vf(kernel: Kernel, address: PciAddress) -> _VfState:
+    """The VF's PF, index, driver, MAC and VLAN; ``NotFound`` if there is no such VF."""
+    pf, index = locate_vf(kernel, address)
+    observed = _vf_config(kernel, pf, index)
+    if observed is None:
+        # rtnetlink cannot say: the PF's inventory says why, in the words the host layer uses.
+        entry = read_pf(kernel, pf)
+        listed = entry.vf(index)
+        if listed is None or listed.config is None:
+            raise Conflict(f"{entry.name}: VF configs are unavailable ({entry.vf_config_note})")
+        observed = listed.config
+    driver = _driver(kernel, address)
+    return _VfState(pf, index, driver, observed.mac, observed.vlan)
+
+
+def _vf_config(kernel: Kernel, pf: PciAddress, index: int) -> ObservedVF | None:
+    """VF ``index`` as one RTM_GETLINK of its PF's netdev reports it, or None when it cannot."""
+    base = f"{DEVICES}/{pf}"
+    try:
+        netdevs = kernel.listdir(f"{base}/net")
+        if not netdevs:
+            return None
+        link = kernel.link(netdevs[0])
+        ifindex = kernel.read(f"{base}/net/{netdevs[0]}/ifindex").strip()
+    except KernelError:
+        return None
+    if ifindex != str(link.index):
+        return None  # rtnetlink describes another device than sysfs does (read_pf explains)
+    return next((vf for vf in link.vfs if vf.index == index), None)
+
+
+def _driver(kernel: Kernel, address: PciAddress) -> str | None:
+    try:
+        return posixpath.basename(kernel.readlink(f"{DEVICES}/{address}/driver"))
+    except KernelError as exc:
+        if exc.errno in (errno.ENOENT, errno.EINVAL):
+            return None
+        raise
+
+
+def _program(kernel: Kernel, vf: _VfState, mac: MacAddress, vlan: VlanTag) -> None:
+    """Give the VF this MAC and VLAN through its PF, checked and read back by the host layer.
+
+    A VF that already has them (the agent configures a port's VF before its guest starts) is
+    left alone: ``set_vf_config`` would write nothing either, only re-read the whole PF.
+    """
+    if (vf.mac, vf.vlan) == (mac, vlan):
+        return
+    set_vf_config(kernel, str(vf.pf), vf.index, VFConfigChange(mac=mac, vlan=vlan))
 
 
 def _restore(kernel: Kernel, address: PciAddress, lent: Lent) -> None:
     """Give a VF back as it was: MAC and VLAN, then its driver (libvirt's release order)."""
-    pf, vf = _locate(kernel, address)
-    before = VFConfigChange(mac=lent.mac, vlan=lent.vlan)
-    set_vf_config(kernel, str(pf.address), vf.index, before)
+    vf = _observe_vf(kernel, address)
+    _program(kernel, vf, lent.mac, lent.vlan)
     if lent.driver == VFIO or vf.driver == lent.driver:
         return
     if lent.driver is not None:
