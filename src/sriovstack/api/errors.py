@@ -18,6 +18,7 @@ from sriovstack.domain.errors import (
     KernelError,
     NotFound,
     SriovstackError,
+    StoreUnavailable,
     Unauthenticated,
     VerificationFailed,
 )
@@ -30,6 +31,7 @@ STATUS: tuple[tuple[type[SriovstackError], int], ...] = (
     (Conflict, 409),
     (KernelError, 502),  # a host refused: the request was fine, the host was not
     (VerificationFailed, 502),
+    (StoreUnavailable, 503),  # the database is away: the same request may succeed later
 )
 
 # Nova's fault names by status (nova/api/openstack/wsgi.py _fault_names).
@@ -55,6 +57,7 @@ _TITLES = {
     409: "Conflict",
     500: "Internal Server Error",
     502: "Bad Gateway",
+    503: "Service Unavailable",
 }
 
 
@@ -77,6 +80,8 @@ def neutron_type(error: SriovstackError) -> str:
         return "NotAuthorized"
     if isinstance(error, Forbidden):
         return "PolicyNotAuthorized"
+    if isinstance(error, StoreUnavailable):
+        return "ServiceUnavailable"
     return type(error).__name__
 
 

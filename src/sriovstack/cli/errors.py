@@ -12,6 +12,7 @@ from sriovstack.domain.errors import (
     KernelError,
     NotFound,
     SriovstackError,
+    StoreUnavailable,
     Unauthenticated,
     VerificationFailed,
 )
@@ -24,12 +25,18 @@ EXIT_CODES: tuple[tuple[type[SriovstackError], int], ...] = (
     (VerificationFailed, 6),
     (Unauthenticated, 7),
     (Forbidden, 7),
+    (StoreUnavailable, 1),
     (SriovstackError, 1),
 )
-"""Most specific first; 2 is also what the command line parser uses for a usage error."""
+"""Most specific first; 2 is also what the command line parser uses for a usage error.
+
+1 is also "something the command needs did not answer": a database that cannot be reached or
+opened, like an API server that does not answer; nothing in the request was wrong.
+"""
 
 HTTP_EXIT_CODES = {400: 2, 401: 7, 403: 7, 404: 3, 409: 4}
-"""The API's refusals by HTTP status, on the same codes; 7 is "not allowed"; anything else is 1."""
+"""The API's refusals by HTTP status, on the same codes; 7 is "not allowed"; anything else
+(a 503 for a database the server cannot reach, a 500) is 1."""
 
 PREFIX = "sriovstack: error: "
 _NEGATIVE = re.compile(r"-[0-9]+")

@@ -8,6 +8,7 @@ SriovstackError
 │   ├── FilterTableFull the NIC's MAC or VLAN filter table has no room
 │   └── ConcurrentUpdate another writer changed the same rows first; nothing was saved
 ├── KernelError         the kernel (real or simulated) refused a call; carries errno
+├── StoreUnavailable    the database cannot be reached or opened; trying later may succeed
 └── VerificationFailed  a change was accepted but reading it back shows something else
 """
 
@@ -91,6 +92,16 @@ class KernelError(SriovstackError):
         text = os.strerror(err)
         extra = f": {detail}" if detail else ""
         super().__init__(f"{op} {target}: {name} ({text}){extra}")
+
+
+class StoreUnavailable(SriovstackError):
+    """The database cannot be reached or opened: a server down or refusing the login, a file
+    that cannot be opened. Nothing was saved; the same request may succeed once it is back."""
+
+    def __init__(self, database: str, reason: str) -> None:
+        self.database = database  # fit to show: the store masks the password
+        self.reason = reason
+        super().__init__(f"the database {database} is unreachable: {reason}")
 
 
 class VerificationFailed(SriovstackError):

@@ -387,9 +387,10 @@ def _open_database(url: str, *, pool_size: int) -> Database:
     try:
         return Database.open(url, pool_size=pool_size)
     except SriovstackError:
-        raise
+        raise  # StoreUnavailable among them: the store names an unreachable database itself
     except Exception as exc:
-        # The store does not translate a server it cannot reach (yet): say which, in one line.
+        # Anything else migrating can run into (a database a newer sriovstack migrated): say
+        # which database, in one line.
         reason = str(exc).splitlines()[0] if str(exc) else repr(exc)
         raise StartFailed(f"cannot open the database {masked(url)}: {reason}") from None
 

@@ -11,7 +11,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from sriovstack.domain.errors import InvalidInput
+from sriovstack.domain.errors import InvalidInput, StoreUnavailable
 
 FIELD = "database url"
 RULE = "must be sqlite:///PATH (a file) or postgresql://USER:PASSWORD@HOST[:PORT]/DATABASE"
@@ -67,7 +67,14 @@ def _sqlite_path(url: URL, base_dir: Path | None) -> Path:
     path = Path(database).expanduser()
     if not path.is_absolute():
         path = (base_dir or Path.cwd()) / path
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        # e.g. a parent that is a file, or a directory this user may not write in.
+        where = exc.filename if exc.filename is not None else path.parent
+        raise StoreUnavailable(
+            f"sqlite:///{path}", f"cannot make the directory {where}: {exc.strerror or exc}"
+        ) from exc
     return path
 
 

@@ -14,8 +14,10 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
 
 from sriovstack.store.engine import create_engine_for
+from sriovstack.store.unit_of_work import unreachable
 
 SCRIPTS = Path(__file__).with_name("alembic")
 
@@ -59,5 +61,12 @@ def _connected(url: str, base_dir: Path | None) -> Iterator[Connection]:
     try:
         with engine.begin() as connection:
             yield connection
+    except DBAPIError as exc:
+        # Opening a database migrates it first: this is where a server that is down, a refused
+        # password or a file that cannot be opened shows first, and must be one clear error.
+        error = unreachable(exc, engine.url)
+        if error is None:
+            raise
+        raise error from exc
     finally:
         engine.dispose()
