@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 STARTUP = 90.0  # seconds: a new database is migrated, and two agents report, on a loaded machine
 
@@ -61,9 +61,22 @@ def pump(stream: IO[str], into: queue.Queue[tuple[str, str]], tag: str) -> None:
         into.put((tag, line.rstrip("\n")))
 
 
+@dataclass(frozen=True)
+class Run:
+    """One finished command's arguments, exit code and what it printed."""
+
+    args: tuple[str, ...]
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+
 @dataclass
-class Upped:
-    """A running ``sriovstack up --json`` and the lines it has printed so far."""
+class Running:
+    """A running command and the lines it has printed so far."""
 
     process: subprocess.Popen[str]
     lines: queue.Queue[tuple[str, str]] = field(default_factory=queue.Queue)
@@ -72,23 +85,19 @@ class Upped:
     pumps: list[threading.Thread] = field(default_factory=list)
 
     def wait_for(self, seen: Callable[[], bool], timeout: float = STARTUP) -> None:
+        """Read what the process prints until ``seen()`` holds."""
         deadline = time.monotonic() + timeout
         while not seen():
             assert time.monotonic() < deadline, f"not seen in {timeout} s: {self.err}"
             try:
                 tag, line = self.lines.get(timeout=0.2)
             except queue.Empty:
-                assert self.process.poll() is None, f"up exited: {self.err}"
+                assert self.process.poll() is None, f"it exited: {self.err}"
                 continue
             getattr(self, tag).append(line)
 
-    def facts(self) -> dict[str, Any]:
-        """The one JSON object ``up --json`` prints when every agent has reported."""
-        self.wait_for(lambda: bool(self.out))
-        facts: dict[str, Any] = json.loads(self.out[0])
-        return facts
-
     def stop(self, sig: signal.Signals = signal.SIGINT) -> int:
+        """Send ``sig`` (SIGINT: what Ctrl-C sends), wait for the exit, read the rest."""
         self.process.send_signal(sig)
         code = self.process.wait(timeout=60)
         for thread in self.pumps:
@@ -108,22 +117,40 @@ class Upped:
                 stream.close()
 
 
-def launch_up(args: Sequence[str], env: dict[str, str]) -> Upped:
-    """Start ``sriovstack up --port 0 --json ARGS...`` with its output pumped into an Upped."""
+class Upped(Running):
+    """A running ``sriovstack up --json``."""
+
+    def facts(self) -> dict[str, Any]:
+        """The one JSON object ``up --json`` prints when every agent has reported."""
+        self.wait_for(lambda: bool(self.out))
+        facts: dict[str, Any] = json.loads(self.out[0])
+        return facts
+
+
+R = TypeVar("R", bound=Running)
+
+
+def start(argv: Sequence[str], env: dict[str, str], kind: type[R]) -> R:
+    """Start ``argv`` (SIGINT at its default) with its output pumped into a ``kind``."""
     process = subprocess.Popen(
-        interruptible([console_script("sriovstack"), "up", "--port", "0", "--json", *args]),
+        interruptible(argv),
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-    upped = Upped(process)
+    running = kind(process)
     assert process.stdout is not None and process.stderr is not None
     for stream, tag in ((process.stdout, "out"), (process.stderr, "err")):
-        thread = threading.Thread(target=pump, args=(stream, upped.lines, tag), daemon=True)
+        thread = threading.Thread(target=pump, args=(stream, running.lines, tag), daemon=True)
         thread.start()
-        upped.pumps.append(thread)
-    return upped
+        running.pumps.append(thread)
+    return running
+
+
+def launch_up(args: Sequence[str], env: dict[str, str]) -> Upped:
+    """Start ``sriovstack up --port 0 --json ARGS...``."""
+    return start([console_script("sriovstack"), "up", "--port", "0", "--json", *args], env, Upped)
 
 
 @contextmanager

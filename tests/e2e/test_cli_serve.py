@@ -3,46 +3,20 @@
 from __future__ import annotations
 
 import os
-import queue
 import shutil
-import signal
 import subprocess
 import sys
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
 import pytest
-from tests.e2e.processes import interruptible
+from tests.e2e.processes import Running, console_script, start
 from tests.e2e.running import Cli
 
-STARTUP = 60.0  # seconds: a fresh database is migrated before the server listens
 
-
-@dataclass
-class Served:
-    """A running ``sriovstack serve`` and the lines it has printed so far."""
-
-    process: subprocess.Popen[str]
-    lines: queue.Queue[tuple[str, str]] = field(default_factory=queue.Queue)
-    out: list[str] = field(default_factory=list)
-    err: list[str] = field(default_factory=list)
-
-    def wait_for(self, seen: Callable[[], bool], timeout: float = STARTUP) -> None:
-        """Read what the process prints until ``seen()`` holds."""
-        deadline = time.monotonic() + timeout
-        while not seen():
-            assert time.monotonic() < deadline, f"not seen in {timeout} s: {self.err}"
-            try:
-                tag, line = self.lines.get(timeout=0.2)
-            except queue.Empty:
-                assert self.process.poll() is None, f"serve exited: {self.err}"
-                continue
-            getattr(self, tag).append(line)
+class Served(Running):
+    """A running ``sriovstack serve``."""
 
     def said(self, words: str) -> bool:
         return any(words in line for line in self.err)
@@ -52,32 +26,11 @@ class Served:
         return {pair[0]: pair[1] for pair in pairs if len(pair) == 2 and " " not in pair[0]}
 
 
-def _pump(stream: IO[str], into: queue.Queue[tuple[str, str]], tag: str) -> None:
-    for line in stream:
-        into.put((tag, line.rstrip("\n")))
-
-
 @contextmanager
 def serving(env: dict[str, str], database: Path) -> Iterator[Served]:
     """Start ``serve`` on a free port and wait for its environment block; stop it at the end."""
-    script = shutil.which("sriovstack", path=os.path.dirname(sys.executable))
-    assert script, "the sriovstack console script is not installed beside this Python"
-    process = subprocess.Popen(
-        interruptible([script, "serve", "--port", "0", "--database-url", f"sqlite:///{database}"]),
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    served = Served(process)
-    lines = served.lines
-    assert process.stdout is not None and process.stderr is not None
-    pumps = [
-        threading.Thread(target=_pump, args=(stream, lines, tag), daemon=True)
-        for stream, tag in ((process.stdout, "out"), (process.stderr, "err"))
-    ]
-    for pump in pumps:
-        pump.start()
+    argv = [console_script("sriovstack"), "serve", "--port", "0"]
+    served = start([*argv, "--database-url", f"sqlite:///{database}"], env, Served)
     try:
         served.wait_for(
             lambda: (
@@ -87,16 +40,9 @@ def serving(env: dict[str, str], database: Path) -> Iterator[Served]:
         )
         yield served
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)  # what Ctrl-C sends
-        process.wait(timeout=30)
-        for pump in pumps:
-            pump.join(timeout=10)
-        process.stdout.close()
-        process.stderr.close()
-        while not lines.empty():
-            tag, line = lines.get()
-            getattr(served, tag).append(line)
+        if served.process.poll() is None:
+            served.stop()
+        served.close()
 
 
 @pytest.fixture

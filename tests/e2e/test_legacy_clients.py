@@ -18,12 +18,11 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.e2e.processes import console_script, quiet_env, running_up, sourced
+from tests.e2e.processes import Run, console_script, quiet_env, running_up, sourced
 
 TALK = Path(__file__).parent / "talk"
 IMAGE = "Fedora-Cloud-Base-23-20151030.x86_64"
@@ -61,16 +60,6 @@ PLACES = {
     "/opt/stack/devstack/openrc": "openrc",
     "/etc/resolv.conf": "resolv.conf",
 }
-
-
-@dataclass(frozen=True)
-class Run:
-    """One command's exit code and what it printed."""
-
-    args: tuple[str, ...]
-    code: int
-    out: str
-    err: str
 
 
 class Shell:

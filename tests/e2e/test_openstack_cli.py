@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import re
 import subprocess
 import time
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.e2e.processes import console_script, quiet_env, running_up, sourced
+from tests.e2e.processes import Run, console_script, quiet_env, running_up, sourced
 
 IMAGE = "Fedora-Cloud-Base-23-20151030.x86_64"
 VFS = 7  # the talk's `echo 7 > .../sriov_numvfs`
@@ -34,19 +33,6 @@ PUBLIC_KEY = (
     "N7O2ppRT9utCILCLcst1XT9YQfReVIj/T4LQtj0sHnwGIF0kHPafAf3FbEaGABv19KULtnf8zj3TuZ4uuA69hk7EBRJm"
     "ZzfNUMVhZPIx stack@talk"
 )
-
-
-@dataclass(frozen=True)
-class Run:
-    """One ``openstack`` command's exit code and what it printed."""
-
-    args: tuple[str, ...]
-    code: int
-    out: str
-    err: str
-
-    def json(self) -> Any:
-        return json.loads(self.out)
 
 
 class OpenStack:
