@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from sriovstack.api.context import Authenticated, Env
 from sriovstack.api.microversions import Microversion, echo_headers
 from sriovstack.api.wire import envelope, query_filters
-from sriovstack.services import servers
+from sriovstack.services import server_actions, servers
 
 SIGNAL_POLL = 0.05  # seconds between looks at this process's commit counter (no query)
 READ_POLL = 1.0  # seconds between reads of a waited-on server (changes by other processes)
@@ -121,7 +121,7 @@ def server_action(
 ) -> Response:
     """Nova's server actions, ``{"<action>": {...}}``: os-migrateLive and migrate are checked
     as Nova checks them at the requested microversion, then refused (not supported yet)."""
-    servers.server_action(env, caller, server_id, body, minor=version.minor)
+    server_actions.server_action(env, caller, server_id, body, minor=version.minor)
     response = Response(status_code=202)
     echo_headers(response, version)
     return response
